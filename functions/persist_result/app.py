@@ -1,0 +1,30 @@
+"""PersistResult: the terminal record of the document and its upload."""
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from docpipe import config
+from docpipe.results import persist_result
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+ddb = boto3.client("dynamodb")
+
+_METRIC = {"SUCCEEDED": "DocumentsSucceeded", "NEEDS_REVIEW": "DocumentsNeedsReview"}
+
+
+@logger.inject_lambda_context(correlation_id_path="executionName")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    logger.append_keys(uploadId=event["uploadId"], documentId=event["document"]["documentId"],
+                       docType=event["normalized"]["docType"])
+    outcome = persist_result(ddb, config.documents_table(), upload_id=event["uploadId"], document=event["document"],
+                             normalized=event["normalized"], execution_name=event["executionName"],
+                             retention_days=config.retention_days())
+    logger.info("Result persisted", extra={"status": outcome["status"]})
+    metrics.add_dimension(name="docType", value=outcome["docType"])
+    metrics.add_metric(name=_METRIC[outcome["status"]], unit=MetricUnit.Count, value=1)
+    return dict(outcome)

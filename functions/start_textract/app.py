@@ -1,0 +1,40 @@
+"""StartTextract: the sync API for single-page images, or an async job with OutputConfig to S3."""
+
+import time
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from docpipe import breaker, config
+from docpipe.errors import CircuitOpen
+from docpipe.textract.jobs import start
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+s3 = boto3.client("s3")
+ddb = boto3.client("dynamodb")
+textract = boto3.client("textract")
+
+
+@logger.inject_lambda_context(correlation_id_path="executionName")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    document_id, plan = event["document"]["documentId"], event["plan"]
+    logger.append_keys(uploadId=event["uploadId"], documentId=document_id)
+    table, owner = config.documents_table(), event["executionName"]
+    admitted, state = breaker.admit(ddb, table, "textract", owner, breaker.configured_settings())
+    if not admitted:
+        raise CircuitOpen(f"Textract circuit breaker is {state}; this document waits for it to close.")
+    began = time.perf_counter()
+    result = start(textract, s3, plan=plan, bucket=event["bucket"], key=event["key"], version_id=event.get("versionId"),
+                   document_id=document_id, execution_name=owner, results_bucket=config.documents_bucket(),
+                   results_prefix=config.results_prefix(), poll_initial_seconds=config.poll_initial_seconds(),
+                   poll_deadline_seconds=config.poll_deadline_seconds())
+    if breaker.record_success(ddb, table, "textract", owner):
+        metrics.add_metric(name="BreakerTransitions", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="TextractLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - began) * 1000)
+    logger.info("Textract started", extra={"api": plan["api"], "mode": plan["mode"], "jobId": result["jobId"]})
+    return dict(result)

@@ -1,0 +1,98 @@
+"""Every environment variable docpipe reads, in one place.
+
+Values are read at call time, not import time: one process (the local twin, a test run) hosts
+several functions with different environments. A missing variable fails loudly; nothing is
+defaulted to a placeholder.
+"""
+
+from __future__ import annotations
+
+import os
+
+from docpipe.errors import MissingConfiguration
+
+
+def _require(name: str) -> str:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        raise MissingConfiguration(f"Environment variable {name} is not set.")
+    return value
+
+
+def _int(name: str) -> int:
+    raw = _require(name)
+    try:
+        return int(raw)
+    except ValueError:
+        raise MissingConfiguration(f"Environment variable {name} must be an integer, got {raw!r}.") from None
+
+
+def documents_bucket() -> str:
+    """Bucket holding incoming/ uploads and results/ artifacts."""
+    return _require("DOCUMENTS_BUCKET")
+
+
+def documents_table() -> str:
+    """DynamoDB table with document, upload and breaker items."""
+    return _require("DOCUMENTS_TABLE")
+
+
+def state_machine_arn() -> str:
+    return _require("STATE_MACHINE_ARN")
+
+
+def incoming_prefix() -> str:
+    return _require("INCOMING_PREFIX")
+
+
+def results_prefix() -> str:
+    return _require("RESULTS_PREFIX")
+
+
+def max_document_bytes() -> int:
+    return _int("MAX_DOCUMENT_BYTES")
+
+
+def max_pages() -> int:
+    return _int("MAX_PAGES")
+
+
+def allowed_media_types() -> frozenset[str]:
+    return frozenset(t.strip() for t in _require("ALLOWED_MEDIA_TYPES").split(",") if t.strip())
+
+
+def confidence_threshold() -> float:
+    return float(_int("CONFIDENCE_THRESHOLD"))
+
+
+def retention_days() -> int:
+    return _int("RETENTION_DAYS")
+
+
+def poll_initial_seconds() -> int:
+    return _int("POLL_INITIAL_SECONDS")
+
+
+def poll_max_seconds() -> int:
+    return _int("POLL_MAX_SECONDS")
+
+
+def poll_deadline_seconds() -> int:
+    return _int("POLL_DEADLINE_SECONDS")
+
+
+def breaker_failure_threshold() -> int:
+    return _int("BREAKER_FAILURE_THRESHOLD")
+
+
+def breaker_window_seconds() -> int:
+    return _int("BREAKER_WINDOW_SECONDS")
+
+
+def breaker_cooldown_seconds() -> int:
+    return _int("BREAKER_COOLDOWN_SECONDS")
+
+
+def default_locale() -> str:
+    """Locale used to resolve ambiguous dates/currencies when the document gives no evidence."""
+    return _require("DEFAULT_LOCALE")

@@ -1,0 +1,93 @@
+"""NormalizeDocument and PersistResult: raw Textract pages in S3 → normalized JSON → final record."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from docpipe import PROCESSOR_VERSION
+from docpipe.classify import doc_type_from_text
+from docpipe.contracts import DETAIL_TYPES, NormalizedSummary, Outcome
+from docpipe.normalize import normalize, summarize, validate_output
+from docpipe.records import expires_at, finish_document
+from docpipe.textract.jobs import iter_raw_pages, materialize_async_result
+
+
+def normalized_key(results_prefix: str, document_id: str) -> str:
+    return f"{results_prefix}{document_id}/normalized.json"
+
+
+def _first_page_text(page: dict[str, Any]) -> str:
+    blocks = list(page.get("Blocks") or [])
+    for expense in page.get("ExpenseDocuments") or []:
+        blocks.extend(expense.get("Blocks") or [])
+    return "\n".join(b.get("Text", "") for b in blocks if b.get("BlockType") == "LINE")
+
+
+def refine_doc_type(s3: Any, *, bucket: str, raw_prefix: str, classification: dict[str, Any]) -> str:
+    """An unhinted document's docType, decided from its extracted text (first result object)."""
+    if classification.get("source") != "default":
+        return classification["docType"]
+    for page in iter_raw_pages(s3, bucket=bucket, prefix=raw_prefix):
+        found = doc_type_from_text(_first_page_text(page))
+        # The expense-first plan only yields expense fields, so only those types can be refined to.
+        return found if found in ("receipt", "invoice") else classification["docType"]
+    return classification["docType"]
+
+
+def normalize_document(
+    s3: Any,
+    textract: Any,
+    *,
+    bucket: str,
+    results_prefix: str,
+    document: dict[str, Any],
+    classification: dict[str, Any],
+    textract_state: dict[str, Any],
+    threshold: float,
+    locale: str,
+) -> NormalizedSummary:
+    """Normalize the stored raw result, validate it against its schema, store it; return a summary."""
+    materialize_async_result(textract, s3, state=textract_state, bucket=bucket)
+    raw_prefix = textract_state["rawPrefix"]
+    doc_type = refine_doc_type(s3, bucket=bucket, raw_prefix=raw_prefix, classification=classification)
+    pages = iter_raw_pages(s3, bucket=bucket, prefix=raw_prefix)
+    doc = normalize(doc_type, pages, threshold=threshold, locale=locale, document_id=document["documentId"])
+    if textract_state.get("status") == "PARTIAL_SUCCESS":
+        doc["review"] = {"status": "NEEDS_REVIEW",
+                         "reasons": [*doc["review"]["reasons"], "Textract returned PARTIAL_SUCCESS"]}
+    doc["processorVersion"] = PROCESSOR_VERSION
+    doc["docTypeSource"] = "text" if doc_type != classification["docType"] else classification.get("source", "")
+    validate_output(doc)
+    key = normalized_key(results_prefix, document["documentId"])
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(doc, ensure_ascii=False).encode(),
+                  ContentType="application/json")
+    return {
+        "docType": doc_type, "status": doc["review"]["status"], "reviewReasons": doc["review"]["reasons"],
+        "normalizedKey": key, "rawPrefix": raw_prefix, "pages": doc["pages"], "fields": summarize(doc),
+    }
+
+
+def persist_result(
+    ddb: Any,
+    table: str,
+    *,
+    upload_id: str,
+    document: dict[str, Any],
+    normalized: dict[str, Any],
+    execution_name: str,
+    retention_days: int,
+) -> Outcome:
+    """Write the terminal record for the document and its upload; returns the outcome to publish."""
+    status = normalized["status"]
+    finish_document(
+        ddb, table, document_id=document["documentId"], upload_id=upload_id, execution_name=execution_name,
+        values={
+            "status": status, "docType": normalized["docType"], "fields": normalized["fields"],
+            "reviewReasons": normalized["reviewReasons"], "normalizedKey": normalized["normalizedKey"],
+            "rawPrefix": normalized["rawPrefix"], "pages": normalized["pages"],
+            "processorVersion": PROCESSOR_VERSION, "expiresAt": expires_at(retention_days),
+        },
+    )
+    return {"status": status, "detailType": DETAIL_TYPES[status], "uploadId": upload_id,
+            "documentId": document["documentId"], "docType": normalized["docType"]}

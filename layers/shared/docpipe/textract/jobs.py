@@ -1,0 +1,211 @@
+"""Calling Textract: the sync APIs, async Start*/Get*, polling and reading raw results from S3.
+
+Raw results always land in S3 under `results/<documentId>/textract/…` as numbered objects holding
+one API response page each (`1`, `2`, …): Textract's OutputConfig writes them for async jobs, and
+the sync path writes its single response the same way, so normalization reads one layout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Iterator
+
+from botocore.exceptions import ClientError
+
+from docpipe.contracts import TextractPlan, TextractState
+from docpipe.errors import (
+    AccessDenied,
+    ConfigurationError,
+    TextractDocumentError,
+    TextractLimitExceeded,
+    TextractServiceError,
+    TextractThrottled,
+)
+
+_START = {
+    "AnalyzeExpense": "start_expense_analysis",
+    "AnalyzeDocument": "start_document_analysis",
+    "DetectDocumentText": "start_document_text_detection",
+}
+_GET = {
+    "AnalyzeExpense": "get_expense_analysis",
+    "AnalyzeDocument": "get_document_analysis",
+    "DetectDocumentText": "get_document_text_detection",
+}
+_SYNC = {
+    "AnalyzeExpense": "analyze_expense",
+    "AnalyzeDocument": "analyze_document",
+    "DetectDocumentText": "detect_document_text",
+    "AnalyzeID": "analyze_id",
+}
+_DOCUMENT_MESSAGES = {
+    "InvalidS3ObjectException": "Textract could not read the uploaded object.",
+    "UnsupportedDocumentException": "Textract does not support this document's format or layout.",
+    "BadDocumentException": "Textract could not read this document: it may be damaged or unreadable.",
+    "DocumentTooLargeException": "The document is too large for Textract.",
+}
+_THROTTLING = {"ThrottlingException", "ProvisionedThroughputExceededException"}
+_SERVER = {"InternalServerError", "ServiceUnavailable", "ServiceUnavailableException"}
+
+
+def raise_for_client_error(error: ClientError) -> None:
+    """Translate a Textract ClientError into the docpipe taxonomy (always raises)."""
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in _THROTTLING:
+        raise TextractThrottled() from error
+    if code == "LimitExceededException":
+        raise TextractLimitExceeded() from error
+    if code in _SERVER or status >= 500:
+        raise TextractServiceError() from error
+    if code in _DOCUMENT_MESSAGES:
+        raise TextractDocumentError(_DOCUMENT_MESSAGES[code], textract_code=code) from error
+    if code in ("AccessDeniedException", "AccessDenied"):
+        raise AccessDenied("docpipe's role may not call Textract or read the upload.") from error
+    raise ConfigurationError(f"Textract rejected the request ({code}).") from error
+
+
+def client_request_token(document_id: str, execution_name: str) -> str:
+    """Idempotency token: a retried or redriven StartTextract gets the same job, a new upload a new one."""
+    return hashlib.sha256(f"{document_id}:{execution_name}".encode()).hexdigest()[:64]
+
+
+def raw_prefix(results_prefix: str, document_id: str) -> str:
+    return f"{results_prefix}{document_id}/textract/"
+
+
+def _s3_object(bucket: str, key: str, version_id: str | None) -> dict[str, str]:
+    obj = {"Bucket": bucket, "Name": key}
+    if version_id:
+        obj["Version"] = version_id
+    return obj
+
+
+def _feature_args(plan: TextractPlan) -> dict[str, Any]:
+    if plan["api"] != "AnalyzeDocument":
+        return {}
+    args: dict[str, Any] = {"FeatureTypes": list(plan["featureTypes"])}
+    if plan["queries"]:
+        args["QueriesConfig"] = {"Queries": [dict(q) for q in plan["queries"]]}
+    return args
+
+
+def start(
+    textract: Any,
+    s3: Any,
+    *,
+    plan: TextractPlan,
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    document_id: str,
+    execution_name: str,
+    results_bucket: str,
+    results_prefix: str,
+    poll_initial_seconds: int,
+    poll_deadline_seconds: int,
+) -> TextractState:
+    """Run the sync API (storing its response) or start the async job; returns the loop state."""
+    prefix = raw_prefix(results_prefix, document_id)
+    state: TextractState = {
+        "api": plan["api"], "mode": plan["mode"], "jobId": None, "status": "IN_PROGRESS", "statusMessage": "",
+        "rawPrefix": prefix, "pollCount": 0, "waitSeconds": poll_initial_seconds, "elapsedSeconds": 0,
+        "deadlineSeconds": poll_deadline_seconds, "timedOut": False,
+    }
+    source = _s3_object(bucket, key, version_id)
+    try:
+        if plan["mode"] == "sync":
+            if plan["api"] == "AnalyzeID":
+                response = textract.analyze_id(DocumentPages=[{"S3Object": source}])
+            else:
+                response = getattr(textract, _SYNC[plan["api"]])(Document={"S3Object": source}, **_feature_args(plan))
+            response.pop("ResponseMetadata", None)
+            state["rawPrefix"] = f"{prefix}sync/"
+            s3.put_object(Bucket=results_bucket, Key=f"{prefix}sync/1", Body=json.dumps(response).encode(),
+                          ContentType="application/json")
+            state["status"] = "SUCCEEDED"
+            return state
+        job = getattr(textract, _START[plan["api"]])(
+            DocumentLocation={"S3Object": source},
+            ClientRequestToken=client_request_token(document_id, execution_name),
+            JobTag=f"docpipe-{document_id[:32]}",
+            OutputConfig={"S3Bucket": results_bucket, "S3Prefix": prefix.rstrip("/")},
+            **_feature_args(plan),
+        )
+    except ClientError as error:
+        raise_for_client_error(error)
+    state["jobId"] = job["JobId"]
+    state["rawPrefix"] = f"{prefix}{job['JobId']}/"
+    return state
+
+
+def next_wait(previous: int, cap: int) -> int:
+    """Exponential backoff, doubling up to the cap."""
+    return max(1, min(cap, previous * 2))
+
+
+def poll(textract: Any, state: TextractState, *, poll_max_seconds: int) -> TextractState:
+    """One status check (MaxResults=1: status only, not the blocks); updates backoff and deadline."""
+    try:
+        response = getattr(textract, _GET[state["api"]])(JobId=state["jobId"], MaxResults=1)
+    except ClientError as error:
+        raise_for_client_error(error)
+    elapsed = int(state["elapsedSeconds"]) + int(state["waitSeconds"])
+    status = response["JobStatus"]
+    return {
+        **state,
+        "status": status,
+        "statusMessage": response.get("StatusMessage", "") or "",
+        "pollCount": int(state["pollCount"]) + 1,
+        "elapsedSeconds": elapsed,
+        "waitSeconds": next_wait(int(state["waitSeconds"]), poll_max_seconds),
+        "timedOut": status == "IN_PROGRESS" and elapsed >= int(state["deadlineSeconds"]),
+    }
+
+
+def _numbered_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    keys: list[tuple[int, str]] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            name = obj["Key"][len(prefix):]
+            if name.isdigit():
+                keys.append((int(name), obj["Key"]))
+    return [key for _, key in sorted(keys)]
+
+
+def materialize_async_result(textract: Any, s3: Any, *, state: TextractState, bucket: str) -> int:
+    """If OutputConfig objects are missing, page through Get* (NextToken) and store each page.
+
+    Returns how many result objects exist afterwards.
+    """
+    existing = _numbered_keys(s3, bucket, state["rawPrefix"])
+    if existing or state["mode"] == "sync":
+        return len(existing)
+    token: str | None = None
+    number = 0
+    while True:
+        args: dict[str, Any] = {"JobId": state["jobId"], "MaxResults": 1000}
+        if token:
+            args["NextToken"] = token
+        try:
+            page = getattr(textract, _GET[state["api"]])(**args)
+        except ClientError as error:
+            raise_for_client_error(error)
+        page.pop("ResponseMetadata", None)
+        number += 1
+        s3.put_object(Bucket=bucket, Key=f"{state['rawPrefix']}{number}", Body=json.dumps(page).encode(),
+                      ContentType="application/json")
+        token = page.get("NextToken")
+        if not token:
+            return number
+
+
+def iter_raw_pages(s3: Any, *, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    """The stored response pages in order, one object in memory at a time."""
+    for key in _numbered_keys(s3, bucket, prefix):
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            yield json.load(body)
+        finally:
+            body.close()
