@@ -1,0 +1,1 @@
+"""docpipe's local tooling: the local twin, the Textract-compatible engine and the `docpipe` CLI."""

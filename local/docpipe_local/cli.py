@@ -1,0 +1,55 @@
+"""The `docpipe` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from docpipe.contracts import DOC_TYPES
+
+
+def _project_root() -> Path:
+    """The checkout holding template.yaml (the twin runs the real template, ASL and handlers)."""
+    for candidate in (Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[2]):
+        if (candidate / "template.yaml").is_file() and (candidate / "statemachine").is_dir():
+            return candidate
+    raise SystemExit("docpipe: cannot find template.yaml; run from inside a docpipe checkout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="docpipe", description="docpipe: documents in, structured data out.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    local = commands.add_parser("local", help="run the pipeline on the local twin (offline)")
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    run = local_commands.add_parser("run", help="process files end to end through the real state machine")
+    run.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files (or directories) to process")
+    run.add_argument("--doc-type", choices=DOC_TYPES, help="docType for every file (default: classify)")
+    run.add_argument("--out", type=Path, default=Path("out"), help="where raw and normalized JSON go (default ./out)")
+    run.add_argument("--json", action="store_true", help="print one JSON object per document instead of a table")
+    run.add_argument("--replay", type=Path, help="answer Textract from recorded responses keyed by SHA-256")
+    run.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a template parameter, as sam deploy --parameter-overrides")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "local" and args.local_command == "run":
+        from docpipe_local.run import run_documents
+
+        overrides = {}
+        for item in args.parameter:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise SystemExit(f"docpipe: --parameter expects NAME=VALUE, got {item!r}")
+            overrides[name] = value
+        return run_documents(
+            _project_root(), args.paths, doc_type=args.doc_type, out=args.out, as_json=args.json,
+            replay_dir=args.replay, parameters=overrides,
+        )
+    raise SystemExit(2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The three patches that turn moto 5.2.5 into the local twin's engine (see DESIGN.md).
+
+They reach into moto internals, so moto is pinned to exactly the version they were written for;
+`check_moto_version` refuses to run on any other.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from contextlib import ExitStack
+from typing import Any, Callable
+from unittest import mock
+
+import moto
+
+MOTO_VERSION = "5.2.5"
+
+# (function name or ARN, payload bytes) -> handler result (JSON-serialisable)
+Dispatcher = Callable[[str, bytes], Any]
+
+
+class UnsupportedMotoVersion(RuntimeError):
+    """moto is not the version the patches were written against."""
+
+
+def check_moto_version() -> None:
+    if moto.__version__ != MOTO_VERSION:
+        raise UnsupportedMotoVersion(
+            f"the local twin patches moto {MOTO_VERSION} internals; installed moto is {moto.__version__}"
+        )
+
+
+def lambda_error_payload(error: BaseException) -> dict[str, Any]:
+    """The body AWS Lambda returns for an unhandled exception: errorType is the class name."""
+    return {
+        "errorType": type(error).__name__,
+        "errorMessage": str(error),
+        "stackTrace": traceback.format_exception(type(error), error, error.__traceback__),
+    }
+
+
+def make_invoke(dispatch: Dispatcher) -> Callable[..., bytes]:
+    """Patch 1: LambdaSimpleBackend.invoke runs the in-process handler named by the template."""
+
+    def invoke(self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any,
+               response_headers: Any) -> bytes:
+        payload = body if isinstance(body, bytes) else (body or "{}").encode()
+        try:
+            result = dispatch(function_name, payload)
+        except Exception as error:  # noqa: BLE001 - every handler failure must reach ErrorEquals, as on AWS
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(lambda_error_payload(error)).encode()
+        return json.dumps(result).encode()
+
+    return invoke
+
+
+def make_wait_interval(on_wait: Callable[[float], None]) -> Callable[..., None]:
+    """Patch 2: a Wait state records its seconds on the virtual clock instead of sleeping."""
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        on_wait(float(wait_seconds))
+
+    return wait_interval
+
+
+class _RetryTime:
+    """Patch 3: stands in for the `time` module inside moto's retrier: sleeps are recorded."""
+
+    def __init__(self, on_sleep: Callable[[float], None]) -> None:
+        self._on_sleep = on_sleep
+
+    def sleep(self, seconds: float) -> None:
+        self._on_sleep(float(seconds))
+
+
+def apply(stack: ExitStack, *, dispatch: Dispatcher, on_wait: Callable[[float], None],
+          on_retry_sleep: Callable[[float], None]) -> None:
+    """Apply the three patches for the lifetime of `stack`."""
+    check_moto_version()
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", make_invoke(dispatch)))
+    stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", make_wait_interval(on_wait)))
+    stack.enter_context(mock.patch.object(retrier_decl, "time", _RetryTime(on_retry_sleep)))
