@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from docpipe_local.twin import LocalTwin, Upload
+from docpipe_local.twin.twin import LocalTwin, Upload
 
 # The fields shown in the table for each docType (all fields are in --json and under --out).
 KEY_FIELDS = {

@@ -1,5 +1,4 @@
-"""The local twin: the same template, ASL file and handlers, on moto in one process."""
+"""The local twin: the same template, ASL file and handlers, on moto in one process.
 
-from docpipe_local.twin.twin import LocalTwin, TwinError, Upload
-
-__all__ = ["LocalTwin", "TwinError", "Upload"]
+`docpipe_local.twin.twin.LocalTwin` is the entry point; submodules stay importable on their own.
+"""

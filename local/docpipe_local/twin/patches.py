@@ -15,6 +15,8 @@ from unittest import mock
 import moto
 
 MOTO_VERSION = "5.2.5"
+# moto runs state machines for real (its ASL interpreter) and Lambda without Docker.
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 # (function name or ARN, payload bytes) -> handler result (JSON-serialisable)
 Dispatcher = Callable[[str, bytes], Any]

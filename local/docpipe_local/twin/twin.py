@@ -23,7 +23,6 @@ from docpipe_local.twin.runtime import FunctionRuntime, FunctionSpec
 from docpipe_local.twin.template import Resolver, UnresolvableReference, load_template
 
 ACCOUNT_ID = "123456789012"
-MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 # Settings of the twin's own process, never of the template: fake credentials moto accepts, and
 # Powertools' X-Ray and EMF output switched off (there is no daemon and no CloudWatch here).
 TWIN_ENVIRONMENT = {
@@ -129,7 +128,7 @@ class LocalTwin:
         self._stack.callback(_restore_environment, saved)
         os.environ.update(TWIN_ENVIRONMENT)
         os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = self.region
-        self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        self._stack.enter_context(mock_aws(config=patches.MOTO_CONFIG))
         patches.apply(self._stack, dispatch=self.runtime.invoke, on_wait=self.clock.wait,
                       on_retry_sleep=self.clock.retry_sleep)
         boto3.setup_default_session(region_name=self.region)

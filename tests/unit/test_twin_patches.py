@@ -1,0 +1,134 @@
+"""Each of the three moto patches of the local twin, tested on a tiny state machine."""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import ExitStack
+from typing import Any, Callable, Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from docpipe_local.twin import patches
+from docpipe_local.twin.clock import VirtualClock
+
+ROLE = "arn:aws:iam::123456789012:role/twin-test"
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:probe"
+
+
+class ProbeFailed(Exception):
+    """A handler's named error: its class name must reach ErrorEquals unchanged."""
+
+
+@pytest.fixture
+def twin_engine() -> Iterator[tuple[VirtualClock, list[Any]]]:
+    clock, calls = VirtualClock(), []
+    behaviour: dict[str, Callable[[dict], Any]] = {}
+
+    def dispatch(name: str, payload: bytes) -> Any:
+        event = json.loads(payload)
+        calls.append((name, event))
+        return behaviour["fn"](event)
+
+    with ExitStack() as stack, mock_aws(config=patches.MOTO_CONFIG):
+        patches.apply(stack, dispatch=dispatch, on_wait=clock.wait, on_retry_sleep=clock.retry_sleep)
+        yield clock, calls, behaviour
+
+
+def run(definition: dict[str, Any], payload: dict[str, Any] | None = None, deadline_s: float = 20) -> dict[str, Any]:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = sfn.create_state_machine(name=f"sm{time.monotonic_ns()}", definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name="run-1", input=json.dumps(payload or {}))["executionArn"]
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        described = sfn.describe_execution(executionArn=execution)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.01)
+    raise AssertionError("execution did not finish before the deadline")
+
+
+def lambda_task(**extra: Any) -> dict[str, Any]:
+    return {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": FUNCTION_ARN, "Payload.$": "$"},
+            "ResultSelector": {"value.$": "$.Payload"}, **extra}
+
+
+def test_invoke_dispatches_to_the_handler_and_returns_its_result(twin_engine) -> None:
+    clock, calls, behaviour = twin_engine
+    # GIVEN a handler that doubles its input
+    behaviour["fn"] = lambda event: {"doubled": event["n"] * 2}
+    # WHEN a Lambda task invokes it
+    described = run({"StartAt": "Call", "States": {"Call": lambda_task(End=True)}}, {"n": 21})
+    # THEN the handler ran in-process with the task's payload and its result is the task output
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"value": {"doubled": 42}}
+    assert calls == [(FUNCTION_ARN, {"n": 21})]
+
+
+def test_invoke_surfaces_the_exception_class_name_to_error_equals(twin_engine) -> None:
+    clock, calls, behaviour = twin_engine
+    # GIVEN a handler raising a named error
+    def fail(event: dict) -> None:
+        raise ProbeFailed("the probe failed")
+    behaviour["fn"] = fail
+    # WHEN the task catches ProbeFailed by name (and only by name)
+    definition = {"StartAt": "Call", "States": {
+        "Call": lambda_task(Catch=[{"ErrorEquals": ["ProbeFailed"], "ResultPath": "$.error", "Next": "Caught"}], End=True),
+        "Caught": {"Type": "Pass", "End": True}}}
+    described = run(definition)
+    # THEN the Catch was taken with the error name and the Lambda error payload as Cause
+    output = json.loads(described["output"])
+    assert output["error"]["Error"] == "ProbeFailed"
+    cause = json.loads(output["error"]["Cause"])
+    assert cause["errorType"] == "ProbeFailed" and cause["errorMessage"] == "the probe failed"
+
+
+def test_wait_states_advance_virtual_time_instead_of_sleeping(twin_engine) -> None:
+    clock, _, _ = twin_engine
+    # GIVEN a state machine that waits an hour
+    definition = {"StartAt": "Hour", "States": {"Hour": {"Type": "Wait", "Seconds": 3600, "End": True}}}
+    before = clock.now()
+    started = time.monotonic()
+    # WHEN it runs
+    described = run(definition, deadline_s=10)
+    # THEN it finished in real seconds while the virtual clock moved an hour
+    assert described["status"] == "SUCCEEDED"
+    assert time.monotonic() - started < 10
+    assert clock.waits == [3600.0]
+    assert clock.now() - before >= 3600
+
+
+def test_retry_backoff_is_recorded_not_slept(twin_engine) -> None:
+    clock, calls, behaviour = twin_engine
+    attempts = []
+
+    def flaky(event: dict) -> dict:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ProbeFailed("not yet")
+        return {"ok": True}
+
+    behaviour["fn"] = flaky
+    # GIVEN a task retried with a 100 s interval doubling each time
+    definition = {"StartAt": "Call", "States": {"Call": lambda_task(
+        Retry=[{"ErrorEquals": ["ProbeFailed"], "IntervalSeconds": 100, "BackoffRate": 2.0, "MaxAttempts": 3}],
+        End=True)}}
+    started = time.monotonic()
+    # WHEN the handler fails twice then succeeds
+    described = run(definition, deadline_s=10)
+    # THEN the execution succeeded on the third attempt without sleeping 300 s
+    assert described["status"] == "SUCCEEDED" and len(attempts) == 3
+    assert time.monotonic() - started < 10
+    assert clock.retry_sleeps == [100.0, 200.0]
+
+
+def test_patches_refuse_another_moto_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a moto version the patches were not written for
+    monkeypatch.setattr(patches.moto, "__version__", "9.9.9")
+    # THEN applying them fails loudly instead of patching unknown internals
+    with pytest.raises(patches.UnsupportedMotoVersion):
+        patches.check_moto_version()
