@@ -1,0 +1,142 @@
+"""Whole executions on the local twin: record, S3 artifacts and execution history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+
+from docpipe_local.engine import FaultPlan
+from tests.twin.conftest import SAMPLES, process, states_entered
+
+
+def test_receipt_image_takes_the_sync_path_and_succeeds(make_twin, receipt_replay: Path) -> None:
+    # GIVEN the twin answering Textract with AWS's recorded AnalyzeExpense of the sample receipt
+    twin = make_twin(replay_dir=receipt_replay)
+    # WHEN the receipt is uploaded under incoming/
+    upload = twin.upload(SAMPLES / "receipt.jpg")
+    ended = process(twin, upload)
+    # THEN the execution succeeded through the sync path: no Wait/Poll loop
+    assert ended[upload.upload_id]["status"] == "SUCCEEDED"
+    visited = states_entered(twin, upload)
+    assert visited[:4] == ["ValidateDocument", "RegisterDocument", "IsDuplicate", "ClassifyDocument"]
+    assert "StartTextract" in visited and "PollTextract" not in visited and "WaitForTextract" not in visited
+    assert visited[-2:] == ["PublishOutcome", "Done"]
+    # AND the record holds the values a person reads on the receipt
+    record = twin.upload_record(upload)
+    document = twin.document_record(record["documentId"])
+    assert record["status"] == document["status"] == "SUCCEEDED"
+    assert document["docType"] == "receipt"
+    assert document["fields"]["total"]["value"] == "1810.46"
+    assert document["fields"]["receipt_date"]["value"] == "2019-12-07"
+    # AND the raw and normalized JSON are in S3 under results/<documentId>/
+    assert twin.list_keys(f"results/{record['documentId']}/textract/sync/") == [
+        f"results/{record['documentId']}/textract/sync/1"]
+    normalized = twin.read_json(document["normalizedKey"])
+    assert normalized["docType"] == "receipt" and len(normalized["line_items"]) == 4
+    # AND exactly one Textract call was made, the sync AnalyzeExpense
+    assert [c.operation for c in twin.engine.calls] == ["AnalyzeExpense"]
+
+
+def test_multi_page_pdf_takes_the_async_path_with_polls_and_pagination(make_twin) -> None:
+    # GIVEN a twin whose Textract writes at most 40 blocks per result object (forces pagination)
+    twin = make_twin(results_per_object=40)
+    # WHEN the 2-page invoice PDF is uploaded
+    upload = twin.upload(SAMPLES / "invoice-2-pages.pdf")
+    ended = process(twin, upload)
+    # THEN the async path ran: Start, then at least two Wait/Poll rounds before the job finished
+    assert ended[upload.upload_id]["status"] == "SUCCEEDED"
+    visited = states_entered(twin, upload)
+    assert visited.count("PollTextract") >= 2 and visited.count("WaitForTextract") == visited.count("PollTextract")
+    operations = [c.operation for c in twin.engine.calls]
+    assert operations[0] == "StartExpenseAnalysis"
+    assert operations.count("GetExpenseAnalysis") >= 2
+    # AND the Wait delays grew (exponential backoff, virtual time)
+    assert twin.clock.waits == sorted(twin.clock.waits) and twin.clock.waits[0] < twin.clock.waits[-1]
+    # AND the raw result spans several numbered objects, all read by the normalizer
+    record = twin.upload_record(upload)
+    document = twin.document_record(record["documentId"])
+    raw = [k for k in twin.list_keys(document["rawPrefix"]) if k.rsplit("/", 1)[1].isdigit()]
+    assert len(raw) >= 2
+    normalized = twin.read_json(document["normalizedKey"])
+    assert normalized["pages"] == 2
+    assert document["docType"] == "invoice" and document["status"] in ("SUCCEEDED", "NEEDS_REVIEW")
+    assert normalized["fields"]["invoice_number"]["value"]
+
+
+def test_spoofed_file_is_rejected_without_calling_textract(make_twin) -> None:
+    twin = make_twin()
+    # GIVEN an HTML page named .pdf
+    upload = twin.upload(SAMPLES / "not-really-a.pdf")
+    # WHEN it runs
+    ended = process(twin, upload)
+    # THEN the execution handled it (succeeded) via the Catch on ValidateDocument
+    assert ended[upload.upload_id]["status"] == "SUCCEEDED"
+    assert states_entered(twin, upload) == ["ValidateDocument", "RecordFailure", "IsRejected", "PublishOutcome", "Done"]
+    # AND the upload is recorded REJECTED with a clear code and message, and Textract was never called
+    record = twin.upload_record(upload)
+    assert record["status"] == "REJECTED"
+    assert record["error"]["code"] == "SPOOFED_TYPE" and record["error"]["state"] == "ValidateDocument"
+    assert "pdf" in record["error"]["message"].lower()
+    assert twin.engine.calls == []
+
+
+def test_duplicate_upload_is_recorded_duplicate_with_one_textract_call(make_twin, receipt_replay: Path, tmp_path) -> None:
+    twin = make_twin(replay_dir=receipt_replay)
+    # GIVEN the same receipt processed once
+    first = twin.upload(SAMPLES / "receipt.jpg")
+    process(twin, first)
+    # WHEN the same bytes arrive again under another key, and the first S3 event is delivered again
+    second = twin.upload(SAMPLES / "receipt.jpg", key="incoming/copy-of-receipt.jpg")
+    process(twin, second)
+    started_again = twin.pump_intake()
+    # THEN the second upload is DUPLICATE of the first document, and only one Textract call was ever made
+    first_record, second_record = twin.upload_record(first), twin.upload_record(second)
+    assert first_record["status"] == "SUCCEEDED"
+    assert second_record["status"] == "DUPLICATE"
+    assert second_record["documentId"] == first_record["documentId"] == second_record["duplicateOf"]
+    assert "ClassifyDocument" not in states_entered(twin, second)
+    assert len(twin.engine.calls) == 1
+    assert started_again == 0
+
+
+def test_redelivered_event_starts_no_second_execution(make_twin, receipt_replay: Path) -> None:
+    twin = make_twin(replay_dir=receipt_replay)
+    # GIVEN an upload whose S3 event is delivered twice (S3/EventBridge are at-least-once)
+    upload = twin.upload(SAMPLES / "receipt.jpg")
+    queue = twin.resources.ref("IntakeQueue")
+    sqs = boto3.client("sqs")
+    body = sqs.receive_message(QueueUrl=queue, VisibilityTimeout=0)["Messages"][0]["Body"]
+    sqs.send_message(QueueUrl=queue, MessageBody=body)
+    # WHEN both deliveries reach the Starter
+    process(twin, upload)
+    # THEN one execution exists, and Textract was called once
+    sfn = boto3.client("stepfunctions")
+    executions = sfn.list_executions(stateMachineArn=twin.state_machine_arn)["executions"]
+    assert len(executions) == 1
+    assert len(twin.engine.calls) == 1
+
+
+def test_failed_textract_job_ends_failed_with_the_failure_path(make_twin) -> None:
+    # GIVEN Textract will end the next async job FAILED
+    faults = FaultPlan()
+    faults.inject("job_failed")
+    twin = make_twin(faults=faults)
+    # WHEN the PDF is processed
+    upload = twin.upload(SAMPLES / "invoice-2-pages.pdf")
+    ended = process(twin, upload)
+    # THEN the execution failed through TextractJobFailed → RecordFailure → DLQ
+    assert ended[upload.upload_id]["status"] == "FAILED"
+    visited = states_entered(twin, upload)
+    assert visited[-5:] == ["TextractJobFailed", "RecordFailure", "IsRejected", "PublishFailure", "SendToFailureQueue"]
+    # AND the document and upload are recorded FAILED with the Textract code
+    record = twin.upload_record(upload)
+    document = twin.document_record(record["documentId"])
+    assert record["status"] == document["status"] == "FAILED"
+    assert document["error"]["code"] == "TEXTRACT_JOB_FAILED" and document["error"]["state"] == "PollTextract"
+    # AND the failure queue holds the execution's state for redrive
+    sqs = boto3.client("sqs")
+    messages = sqs.receive_message(QueueUrl=twin.resources.ref("FailureQueue"), MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 1
+    assert json.loads(messages[0]["Body"])["uploadId"] == upload.upload_id
