@@ -336,8 +336,11 @@ def full_reads(s3: Any) -> Iterator[list[int]]:
     yield reads
 
 
-def test_hashes_50_mb_without_holding_it_in_memory(s3: Any, spool_dir: Path, full_reads: list[int]) -> None:
-    # GIVEN a valid 50 MB PNG
+def test_hashes_50_mb_without_holding_it_in_memory(
+    s3: Any, spool_dir: Path, full_reads: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a valid 50 MB PNG, and Textract's 10 MB image limit lifted so only hashing is measured
+    monkeypatch.setattr("docpipe.validation.MAX_IMAGE_BYTES", 100 * 1024 * 1024)
     body = badinputs.big_png(50 * 1024 * 1024)
     put(s3, "incoming/huge.png", body)
 
@@ -391,7 +394,8 @@ class _LazyBody:
         self._offset = self._end
 
 
-def test_memory_peak_stays_far_below_the_object_size() -> None:
+def test_memory_peak_stays_far_below_the_object_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("docpipe.validation.MAX_IMAGE_BYTES", 100 * 1024 * 1024)
     # GIVEN a 50 MB PNG behind a fake S3 that generates it as it is read, never holding it whole
     png = _SyntheticPng(50 * 1024 * 1024)
     expected = hashlib.sha256()
