@@ -1,5 +1,7 @@
 # The two commands a newcomer runs: `make run` and `make test`. Both set up .venv themselves.
-PYTHON ?= python3
+# The local OCR engine (rapidocr-onnxruntime) ships wheels for Python 3.11 and 3.12 only.
+PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -7,7 +9,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint clean
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "docpipe needs Python 3.11 or newer")'
+	@test -n "$(PYTHON)" || { echo "docpipe needs Python 3.11 or 3.12 (or set PYTHON=/path/to/python3.12)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
