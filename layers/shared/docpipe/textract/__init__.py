@@ -1,0 +1,1 @@
+"""Amazon Textract: plans and calls (`jobs`) and page-at-a-time reading of its responses (`blocks`)."""

@@ -1,0 +1,405 @@
+"""The thin handlers, run with their events/*.json sample events against moto, with the environment
+template.yaml gives each function (Globals + its own Variables, parameters at their defaults)."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import sys
+import types
+from typing import Any, Callable, Iterator
+
+import aws_xray_sdk.core  # noqa: F401 - see below
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.stub import Stubber
+
+from docpipe import errors
+from docpipe.breaker import breaker_key
+from docpipe.intake import execution_name, upload_from_event
+from docpipe.records import from_attr, get_document, get_upload, register
+from docpipe_local.twin.template import load_template
+from tests.conftest import REGION, ROOT, FakeContext, load_event, load_handler
+
+# Powertools' Tracer imports the X-Ray SDK, whose recorder creates a UDP socket object when imported (nothing
+# is sent: tracing is disabled). That import happens here, at collection, before pytest-socket blocks sockets.
+
+BUCKET = "docpipe-dev-documentsbucket-example"  # the bucket the sample events name
+TABLE = "docpipe-handlers-documents"
+ROLE = "arn:aws:iam::123456789012:role/unit"
+TEMPLATE = load_template(ROOT / "template.yaml")
+# Test-side clients share one session (service models parsed once); handlers build their own module-scope
+# clients from the fresh default session the `aws` fixture sets up, as on Lambda.
+AWS = boto3.Session(region_name=REGION)
+
+
+def function_environment(function_dir: str, physical: dict[str, str]) -> dict[str, str]:
+    """The environment template.yaml gives the function whose CodeUri is functions/<dir>/."""
+    resources = TEMPLATE["Resources"]
+    (props,) = [r["Properties"] for r in resources.values()
+                if r["Type"] == "AWS::Serverless::Function" and r["Properties"]["CodeUri"].rstrip("/") ==
+                f"functions/{function_dir}"]
+    variables = {**TEMPLATE["Globals"]["Function"]["Environment"]["Variables"],
+                 **((props.get("Environment") or {}).get("Variables") or {})}
+
+    def resolve(value: Any) -> str:
+        if isinstance(value, dict) and set(value) == {"Ref"}:
+            name = value["Ref"]
+            if name in TEMPLATE["Parameters"]:
+                return str(TEMPLATE["Parameters"][name]["Default"])
+            return physical[name]
+        return str(value)
+
+    return {name: resolve(value) for name, value in variables.items()}
+
+
+@pytest.fixture
+def resources(aws: None) -> dict[str, str]:
+    """The bucket, documents table (as the template declares it) and a stand-in state machine."""
+    AWS.client("s3").create_bucket(Bucket=BUCKET)
+    table = TEMPLATE["Resources"]["DocumentsTable"]["Properties"]
+    AWS.client("dynamodb").create_table(
+        TableName=TABLE, AttributeDefinitions=table["AttributeDefinitions"], KeySchema=table["KeySchema"],
+        GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"], BillingMode=table["BillingMode"])
+    definition = {"StartAt": "Noop", "States": {"Noop": {"Type": "Pass", "End": True}}}
+    arn = AWS.client("stepfunctions").create_state_machine(
+        name="DocumentPipeline", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    return {"DocumentsBucket": BUCKET, "DocumentsTable": TABLE, "DocumentPipelineStateMachine": arn}
+
+
+@pytest.fixture
+def handler(resources: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Callable[[str], types.ModuleType]:
+    """Load functions/<dir>/app.py inside moto, with its template environment set."""
+
+    def load(function_dir: str) -> types.ModuleType:
+        for name, value in function_environment(function_dir, resources).items():
+            monkeypatch.setenv(name, value)
+        return load_handler(function_dir)
+
+    return load
+
+
+def ddb() -> Any:
+    return AWS.client("dynamodb")
+
+
+def breaker_item() -> dict[str, Any] | None:
+    item = ddb().get_item(TableName=TABLE, Key=breaker_key("textract"), ConsistentRead=True).get("Item")
+    return {k: from_attr(v) for k, v in item.items()} if item else None
+
+
+def test_every_handler_under_test_gets_the_variables_its_config_reads() -> None:
+    resources = {"DocumentsBucket": "b", "DocumentsTable": "t", "DocumentPipelineStateMachine": "arn"}
+    # GIVEN the template's environment for each function
+    # WHEN it is resolved
+    # THEN each has what its handler reads (a missing one would be a deploy-time MissingConfiguration)
+    needs = {
+        "starter": {"STATE_MACHINE_ARN", "INCOMING_PREFIX"},
+        "register_document": {"DOCUMENTS_TABLE", "RETENTION_DAYS"},
+        "record_failure": {"DOCUMENTS_TABLE", "RETENTION_DAYS", "BREAKER_FAILURE_THRESHOLD", "BREAKER_WINDOW_SECONDS",
+                           "BREAKER_COOLDOWN_SECONDS"},
+        "poll_textract": {"POLL_MAX_SECONDS"},
+        "persist_result": {"DOCUMENTS_TABLE", "RETENTION_DAYS"},
+    }
+    for function_dir, names in needs.items():
+        assert names <= set(function_environment(function_dir, resources)), function_dir
+
+
+# --- starter ----------------------------------------------------------------------------------------------
+
+
+def executions(arn: str) -> list[dict[str, Any]]:
+    return AWS.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+
+
+def sqs_record(body: Any, message_id: str) -> dict[str, Any]:
+    record = copy.deepcopy(load_event("starter")["Records"][0])
+    record["messageId"] = message_id
+    record["body"] = body if isinstance(body, str) else json.dumps(body)
+    return record
+
+
+def test_starter_starts_one_execution_per_upload(handler: Any, resources: dict[str, str],
+                                                 lambda_context: FakeContext) -> None:
+    app = handler("starter")
+    event = load_event("starter")
+    # WHEN the sample SQS batch is handled, and then delivered again
+    first = app.lambda_handler(event, lambda_context)
+    second = app.lambda_handler(event, lambda_context)
+    # THEN no message failed, and exactly one execution runs, named after the upload, with the upload as input
+    assert first == {"batchItemFailures": []} and second == {"batchItemFailures": []}
+    upload = upload_from_event(event["Records"][0]["body"], "incoming/")
+    (execution,) = executions(resources["DocumentPipelineStateMachine"])
+    assert execution["name"] == execution_name(upload["uploadId"])
+    described = AWS.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(described["input"]) == upload
+
+
+def test_starter_drops_non_uploads_and_reports_only_broken_messages(handler: Any, resources: dict[str, str],
+                                                                    lambda_context: FakeContext) -> None:
+    app = handler("starter")
+    body = json.loads(load_event("starter")["Records"][0]["body"])
+    outside = copy.deepcopy(body)
+    outside["detail"]["object"]["key"] = "results/abc/normalized.json"
+    deleted = {**copy.deepcopy(body), "detail-type": "Object Deleted"}
+    # GIVEN a batch: an upload, a results/ object, a deletion, and a body that is not JSON
+    event = {"Records": [sqs_record(body, "m-upload"), sqs_record(outside, "m-outside"),
+                         sqs_record(deleted, "m-deleted"), sqs_record("not json", "m-broken")]}
+    # WHEN it is handled
+    result = app.lambda_handler(event, lambda_context)
+    # THEN the non-uploads are dropped (not retried), the broken one is retried, the upload started
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-broken"}]}
+    assert len(executions(resources["DocumentPipelineStateMachine"])) == 1
+
+
+def test_starter_without_state_machine_arn_fails_with_missing_configuration(
+        handler: Any, resources: dict[str, str], monkeypatch: pytest.MonkeyPatch, lambda_context: FakeContext) -> None:
+    app = handler("starter")
+    # GIVEN no STATE_MACHINE_ARN
+    monkeypatch.delenv("STATE_MACHINE_ARN")
+    # WHEN the batch is handled
+    with pytest.raises(BatchProcessingError) as caught:
+        app.lambda_handler(load_event("starter"), lambda_context)
+    # THEN every record failed with the typed MissingConfiguration (Powertools wraps an all-failed batch)
+    assert [type(info[1]) for info in caught.value.child_exceptions] == [errors.MissingConfiguration]
+    assert "STATE_MACHINE_ARN" in str(caught.value.child_exceptions[0][1])
+    assert executions(resources["DocumentPipelineStateMachine"]) == []
+
+
+# --- register_document ------------------------------------------------------------------------------------
+
+
+def test_register_document_claims_then_marks_a_duplicate(handler: Any, lambda_context: FakeContext) -> None:
+    app = handler("register_document")
+    event = load_event("register_document")
+    # WHEN the sample event is handled
+    result = app.lambda_handler(event, lambda_context)
+    # THEN the document is claimed by this execution
+    assert result == {"duplicate": False, "documentStatus": "PROCESSING"}
+    document = get_document(ddb(), TABLE, event["document"]["documentId"])
+    assert document is not None
+    assert (document["status"], document["executionName"], document["uploadId"]) == (
+        "PROCESSING", event["executionName"], event["uploadId"])
+    assert get_upload(ddb(), TABLE, event["uploadId"])["status"] == "PROCESSING"  # type: ignore[index]
+    # WHEN the same content arrives as another upload in another execution
+    other = {**event, "uploadId": "f" * 40, "key": "incoming/receipts/copy.jpg", "executionName": "doc-" + "f" * 40}
+    again = app.lambda_handler(other, lambda_context)
+    # THEN that upload is a DUPLICATE of the document
+    assert again == {"duplicate": True, "documentStatus": "PROCESSING"}
+    duplicate = get_upload(ddb(), TABLE, "f" * 40)
+    assert duplicate is not None
+    assert (duplicate["status"], duplicate["duplicateOf"]) == ("DUPLICATE", event["document"]["documentId"])
+
+
+@pytest.mark.parametrize(("variable", "value"), [("DOCUMENTS_TABLE", None), ("RETENTION_DAYS", None),
+                                                 ("RETENTION_DAYS", "ninety")])
+def test_register_document_with_bad_configuration_fails_typed(
+        handler: Any, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeContext, variable: str,
+        value: str | None) -> None:
+    app = handler("register_document")
+    # GIVEN a missing or malformed variable
+    if value is None:
+        monkeypatch.delenv(variable)
+    else:
+        monkeypatch.setenv(variable, value)
+    # WHEN the handler runs
+    # THEN MissingConfiguration names the variable, and nothing is written
+    with pytest.raises(errors.MissingConfiguration, match=variable):
+        app.lambda_handler(load_event("register_document"), lambda_context)
+    assert ddb().scan(TableName=TABLE)["Items"] == []
+
+
+# --- record_failure ---------------------------------------------------------------------------------------
+
+
+def failure_event(error: str, state_name: str = "StartTextract") -> dict[str, Any]:
+    """A RecordFailure event for the registered sample document, failing in `state_name` with `error`."""
+    registered = load_event("register_document")
+    state = {k: registered[k] for k in ("uploadId", "bucket", "key", "versionId", "document")}
+    state["classification"] = {"docType": "receipt"}
+    state["failure"] = {state_name: {"Error": error, "Cause": json.dumps(
+        {"errorType": error, "errorMessage": f"{error} happened", "stackTrace": []})}}
+    return {"executionName": registered["executionName"], "state": state}
+
+
+def register_sample() -> None:
+    event = load_event("register_document")
+    register(ddb(), TABLE, upload={k: event[k] for k in ("uploadId", "bucket", "key", "versionId")},
+             document=event["document"], execution_name=event["executionName"], retention_days=90)
+
+
+def test_record_failure_sample_event_rejects_the_upload(handler: Any, lambda_context: FakeContext) -> None:
+    app = handler("record_failure")
+    event = load_event("record_failure")
+    # WHEN the sample (ValidateDocument: SpoofedMediaType) is handled
+    outcome = app.lambda_handler(event, lambda_context)
+    # THEN the outcome and the upload record say REJECTED with the error; the breaker is untouched
+    assert outcome == {
+        "status": "REJECTED", "detailType": "DocumentRejected", "uploadId": event["state"]["uploadId"],
+        "documentId": None, "docType": None,
+        "error": {"code": "SPOOFED_TYPE", "message": "The file is named .pdf but its content is an HTML page.",
+                  "retryable": False, "state": "ValidateDocument", "errorType": "SpoofedMediaType"},
+    }
+    upload = get_upload(ddb(), TABLE, event["state"]["uploadId"])
+    assert upload is not None
+    assert upload["status"] == "REJECTED" and upload["error"] == outcome["error"]
+    assert breaker_item() is None
+
+
+def test_record_failure_counts_a_retryable_textract_failure_toward_the_breaker(
+        handler: Any, lambda_context: FakeContext) -> None:
+    app = handler("record_failure")
+    register_sample()
+    event = failure_event("TextractThrottled")
+    # WHEN a throttling failure that outlived StartTextract's retries is recorded
+    outcome = app.lambda_handler(event, lambda_context)
+    # THEN the document and upload are FAILED (retryable) and the breaker counted one failure
+    assert outcome["status"] == "FAILED" and outcome["detailType"] == "DocumentFailed"
+    assert outcome["error"]["code"] == "TEXTRACT_THROTTLED" and outcome["error"]["retryable"] is True
+    document = get_document(ddb(), TABLE, event["state"]["document"]["documentId"])
+    assert document is not None and document["status"] == "FAILED" and document["docType"] == "receipt"
+    assert get_upload(ddb(), TABLE, event["state"]["uploadId"])["status"] == "FAILED"  # type: ignore[index]
+    item = breaker_item()
+    assert item is not None and (item["state"], item["failures"]) == ("CLOSED", 1)
+
+
+def test_record_failure_opens_the_breaker_at_the_threshold(
+        handler: Any, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeContext) -> None:
+    app = handler("record_failure")
+    # GIVEN a threshold of 2
+    monkeypatch.setenv("BREAKER_FAILURE_THRESHOLD", "2")
+    # WHEN two service failures are recorded (two executions)
+    for n in range(2):
+        event = failure_event("TextractServiceError", "PollTextract")
+        event["executionName"] = f"doc-exec-{n}"
+        event["state"]["uploadId"] = f"{n}" * 40
+        app.lambda_handler(event, lambda_context)
+    # THEN the breaker is OPEN
+    item = breaker_item()
+    assert item is not None and item["state"] == "OPEN" and item["failures"] == 2
+
+
+@pytest.mark.parametrize("error", ["TextractDocumentError", "TextractJobFailed", "Lambda.ServiceException",
+                                   "StorageThrottled", "KeyError"])
+def test_record_failure_does_not_count_other_failures_toward_the_breaker(
+        handler: Any, lambda_context: FakeContext, error: str) -> None:
+    app = handler("record_failure")
+    register_sample()
+    # WHEN a document error, a platform error, a storage error or an unknown error is recorded
+    outcome = app.lambda_handler(failure_event(error), lambda_context)
+    # THEN it is FAILED but the Textract breaker is not touched
+    assert outcome["status"] == "FAILED"
+    assert breaker_item() is None
+
+
+def test_record_failure_without_the_table_fails_typed(
+        handler: Any, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeContext) -> None:
+    app = handler("record_failure")
+    # GIVEN no DOCUMENTS_TABLE
+    monkeypatch.delenv("DOCUMENTS_TABLE")
+    # WHEN the handler runs
+    # THEN MissingConfiguration is raised, not KeyError
+    with pytest.raises(errors.MissingConfiguration, match="DOCUMENTS_TABLE"):
+        app.lambda_handler(load_event("record_failure"), lambda_context)
+
+
+# --- poll_textract ----------------------------------------------------------------------------------------
+
+
+def test_poll_textract_sample_event(handler: Any, lambda_context: FakeContext) -> None:
+    app = handler("poll_textract")
+    event = load_event("poll_textract")
+    # GIVEN Textract reporting the sample job still running
+    with Stubber(app.textract) as stub:
+        stub.add_response("get_document_analysis", {"JobStatus": "IN_PROGRESS"},
+                          {"JobId": event["textract"]["jobId"], "MaxResults": 1})
+        # WHEN the handler polls
+        result = app.lambda_handler(event, lambda_context)
+        stub.assert_no_pending_responses()
+    # THEN the loop state moved on: one more poll, the wait done added, the next wait doubled
+    assert result == {**event["textract"], "pollCount": 2, "elapsedSeconds": 15, "waitSeconds": 20,
+                      "status": "IN_PROGRESS", "timedOut": False}
+
+
+def test_poll_textract_raises_the_typed_throttling_error(handler: Any, lambda_context: FakeContext) -> None:
+    app = handler("poll_textract")
+    # GIVEN Textract throttling
+    with Stubber(app.textract) as stub:
+        stub.add_client_error("get_document_analysis", service_error_code="ThrottlingException", http_status_code=500)
+        # WHEN the handler polls
+        # THEN TextractThrottled escapes unchanged, so the ASL's Retry on it applies
+        with pytest.raises(errors.TextractThrottled):
+            app.lambda_handler(load_event("poll_textract"), lambda_context)
+
+
+def test_poll_textract_without_poll_max_seconds_fails_typed_before_calling_textract(
+        handler: Any, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeContext) -> None:
+    app = handler("poll_textract")
+    monkeypatch.delenv("POLL_MAX_SECONDS")
+    # GIVEN a Textract stub with no responses (any call would fail differently)
+    with Stubber(app.textract):
+        # WHEN the handler runs
+        # THEN MissingConfiguration is raised
+        with pytest.raises(errors.MissingConfiguration, match="POLL_MAX_SECONDS"):
+            app.lambda_handler(load_event("poll_textract"), lambda_context)
+
+
+# --- persist_result ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def persist_handler(handler: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
+    """persist_result imports docpipe.results, which imports docpipe.normalize for NormalizeDocument. This
+    handler calls none of it; while that package is incomplete, a stand-in lets the handler load."""
+    try:
+        normalize = importlib.import_module("docpipe.normalize")
+        for name in ("normalize", "summarize", "validate_output"):
+            getattr(normalize, name)
+        stubbed = False
+    except (ImportError, AttributeError):
+        stand_in = types.ModuleType("docpipe.normalize")
+        for name in ("normalize", "summarize", "validate_output"):
+            setattr(stand_in, name, _not_used_by_persist_result)
+        monkeypatch.setitem(sys.modules, "docpipe.normalize", stand_in)
+        monkeypatch.delitem(sys.modules, "docpipe.results", raising=False)
+        stubbed = True
+    yield handler("persist_result")
+    if stubbed:
+        sys.modules.pop("docpipe.results", None)  # bound to the stand-in; let later imports load the real one
+
+
+def _not_used_by_persist_result(*_: Any, **__: Any) -> Any:
+    raise AssertionError("PersistResult must not normalize")
+
+
+def test_persist_result_sample_event_finishes_the_document(persist_handler: Any, lambda_context: FakeContext) -> None:
+    event = load_event("persist_result")
+    register_sample()  # the same document, upload and execution as the persist_result sample
+    # WHEN the sample event is handled
+    outcome = persist_handler.lambda_handler(event, lambda_context)
+    # THEN the outcome is SUCCEEDED and the document/upload records carry the result
+    assert outcome == {"status": "SUCCEEDED", "detailType": "DocumentProcessed", "uploadId": event["uploadId"],
+                       "documentId": event["document"]["documentId"], "docType": "receipt"}
+    document = get_document(ddb(), TABLE, event["document"]["documentId"])
+    assert document is not None
+    assert document["status"] == "SUCCEEDED"
+    assert document["docType"] == "receipt"
+    assert document["fields"] == event["normalized"]["fields"]
+    assert document["normalizedKey"] == event["normalized"]["normalizedKey"]
+    assert document["rawPrefix"] == event["normalized"]["rawPrefix"]
+    assert document["reviewReasons"] == [] and document["pages"] == 1
+    assert get_upload(ddb(), TABLE, event["uploadId"])["status"] == "SUCCEEDED"  # type: ignore[index]
+
+
+def test_persist_result_without_retention_fails_typed_and_writes_nothing(
+        persist_handler: Any, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeContext) -> None:
+    register_sample()
+    before = ddb().scan(TableName=TABLE, ConsistentRead=True)["Items"]
+    monkeypatch.delenv("RETENTION_DAYS")
+    # WHEN the handler runs without RETENTION_DAYS
+    # THEN MissingConfiguration is raised and the records are unchanged
+    with pytest.raises(errors.MissingConfiguration, match="RETENTION_DAYS"):
+        persist_handler.lambda_handler(load_event("persist_result"), lambda_context)
+    assert ddb().scan(TableName=TABLE, ConsistentRead=True)["Items"] == before
