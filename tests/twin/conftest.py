@@ -49,6 +49,6 @@ def receipt_replay(tmp_path: Path) -> Path:
     replay = tmp_path / "replay"
     replay.mkdir()
     digest = hashlib.sha256((SAMPLES / "receipt.jpg").read_bytes()).hexdigest()
-    response = json.loads((FIXTURES / "textract" / "analyze_expense_receipt.json").read_text())
+    response = json.loads((FIXTURES / "textract" / "analyze_expense_receipt_mega_market.json").read_text())
     (replay / f"{digest}.json").write_text(json.dumps(response))
     return replay

@@ -140,17 +140,31 @@ def atomic_conditional_puts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("atomic_conditional_puts")
-def test_after_the_cool_down_exactly_one_concurrent_caller_becomes_the_probe(ddb: Any) -> None:
-    # GIVEN an OPEN breaker whose cool-down has passed, and 16 callers released at the same moment
+def test_after_the_cool_down_exactly_one_concurrent_caller_becomes_the_probe(
+        ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an OPEN breaker whose cool-down has passed
     open_until = trip(ddb)
+    version = read(ddb, TABLE, DEP).version
+    # AND 16 callers forced into the worst interleaving: each one's first read of the item waits until all
+    # 16 have read it, so every caller sees the same OPEN version and tries to claim the probe
     callers = 16
-    barrier = threading.Barrier(callers)
+    all_have_read = threading.Barrier(callers)
+    first_read = threading.local()
+    original_read = breaker.read
+
+    def contended_read(*args: Any, **kwargs: Any) -> breaker.BreakerState:
+        state = original_read(*args, **kwargs)
+        if not getattr(first_read, "done", False):
+            first_read.done = True
+            all_have_read.wait(timeout=10)
+        return state
+
+    monkeypatch.setattr(breaker, "read", contended_read)
     answers: dict[str, tuple[bool, str]] = {}
     errors: list[BaseException] = []
 
     def call(owner: str) -> None:
         try:
-            barrier.wait(timeout=10)
             answers[owner] = admit(ddb, TABLE, DEP, owner, SETTINGS, now=open_until + 1)
         except BaseException as error:  # noqa: BLE001 - surfaced below
             errors.append(error)
@@ -161,16 +175,17 @@ def test_after_the_cool_down_exactly_one_concurrent_caller_becomes_the_probe(ddb
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    # THEN exactly one is admitted, as the HALF_OPEN probe recorded on the item
+    # THEN exactly one is admitted, as the HALF_OPEN probe recorded on the item, in one transition
     assert errors == []
     assert len(answers) == callers
     admitted = [owner for owner, (ok, _) in answers.items() if ok]
     assert len(admitted) == 1, answers
     assert {state for _, state in answers.values()} == {HALF_OPEN}
     state = read(ddb, TABLE, DEP)
-    assert (state.state, state.probe_owner) == (HALF_OPEN, admitted[0])
+    assert (state.state, state.probe_owner, state.version) == (HALF_OPEN, admitted[0], version + 1)
     assert state.probe_expires == open_until + 1 + SETTINGS.cooldown_seconds
     # AND the probe asking again is still admitted while the others are not
+    monkeypatch.setattr(breaker, "read", original_read)
     assert admit(ddb, TABLE, DEP, admitted[0], SETTINGS, now=open_until + 2) == (True, HALF_OPEN)
     other = next(owner for owner in answers if owner != admitted[0])
     assert admit(ddb, TABLE, DEP, other, SETTINGS, now=open_until + 2) == (False, HALF_OPEN)

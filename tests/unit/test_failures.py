@@ -122,6 +122,7 @@ def test_describe_an_empty_failure(failure: Any) -> None:
 
 def test_describe_a_failure_without_error_name() -> None:
     # GIVEN a failure entry with neither Error nor Cause
+    # WHEN it is described
     info = describe({"CheckCircuit": {}})
     # THEN it is INTERNAL_ERROR for that state
     assert (info.state, info.error_type, info.code) == ("CheckCircuit", "Unknown", "INTERNAL_ERROR")

@@ -4,11 +4,9 @@ template.yaml gives each function (Globals + its own Variables, parameters at th
 from __future__ import annotations
 
 import copy
-import importlib
 import json
-import sys
 import types
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import aws_xray_sdk.core  # noqa: F401 - see below
 import boto3
@@ -73,6 +71,10 @@ def resources(aws: None) -> dict[str, str]:
 def handler(resources: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Callable[[str], types.ModuleType]:
     """Load functions/<dir>/app.py inside moto, with its template environment set."""
 
+    # The fresh default session keeps its own credentials, config and events; only botocore's loader of the
+    # (static) service models is shared, so each handler import does not parse the same JSON again.
+    boto3.DEFAULT_SESSION._session.register_component("data_loader", AWS._session.get_component("data_loader"))
+
     def load(function_dir: str) -> types.ModuleType:
         for name, value in function_environment(function_dir, resources).items():
             monkeypatch.setenv(name, value)
@@ -123,6 +125,7 @@ def sqs_record(body: Any, message_id: str) -> dict[str, Any]:
 
 def test_starter_starts_one_execution_per_upload(handler: Any, resources: dict[str, str],
                                                  lambda_context: FakeContext) -> None:
+    # GIVEN the Starter with its template environment and the sample SQS batch
     app = handler("starter")
     event = load_event("starter")
     # WHEN the sample SQS batch is handled, and then delivered again
@@ -172,6 +175,7 @@ def test_starter_without_state_machine_arn_fails_with_missing_configuration(
 
 
 def test_register_document_claims_then_marks_a_duplicate(handler: Any, lambda_context: FakeContext) -> None:
+    # GIVEN RegisterDocument and its sample event (a first upload of the content)
     app = handler("register_document")
     event = load_event("register_document")
     # WHEN the sample event is handled
@@ -231,6 +235,7 @@ def register_sample() -> None:
 
 
 def test_record_failure_sample_event_rejects_the_upload(handler: Any, lambda_context: FakeContext) -> None:
+    # GIVEN RecordFailure and its sample event
     app = handler("record_failure")
     event = load_event("record_failure")
     # WHEN the sample (ValidateDocument: SpoofedMediaType) is handled
@@ -250,6 +255,7 @@ def test_record_failure_sample_event_rejects_the_upload(handler: Any, lambda_con
 
 def test_record_failure_counts_a_retryable_textract_failure_toward_the_breaker(
         handler: Any, lambda_context: FakeContext) -> None:
+    # GIVEN the sample document registered by this execution, failing with TextractThrottled
     app = handler("record_failure")
     register_sample()
     event = failure_event("TextractThrottled")
@@ -285,6 +291,7 @@ def test_record_failure_opens_the_breaker_at_the_threshold(
                                    "StorageThrottled", "KeyError"])
 def test_record_failure_does_not_count_other_failures_toward_the_breaker(
         handler: Any, lambda_context: FakeContext, error: str) -> None:
+    # GIVEN the sample document registered by this execution
     app = handler("record_failure")
     register_sample()
     # WHEN a document error, a platform error, a storage error or an unknown error is recorded
@@ -350,31 +357,12 @@ def test_poll_textract_without_poll_max_seconds_fails_typed_before_calling_textr
 
 
 @pytest.fixture
-def persist_handler(handler: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
-    """persist_result imports docpipe.results, which imports docpipe.normalize for NormalizeDocument. This
-    handler calls none of it; while that package is incomplete, a stand-in lets the handler load."""
-    try:
-        normalize = importlib.import_module("docpipe.normalize")
-        for name in ("normalize", "summarize", "validate_output"):
-            getattr(normalize, name)
-        stubbed = False
-    except (ImportError, AttributeError):
-        stand_in = types.ModuleType("docpipe.normalize")
-        for name in ("normalize", "summarize", "validate_output"):
-            setattr(stand_in, name, _not_used_by_persist_result)
-        monkeypatch.setitem(sys.modules, "docpipe.normalize", stand_in)
-        monkeypatch.delitem(sys.modules, "docpipe.results", raising=False)
-        stubbed = True
-    yield handler("persist_result")
-    if stubbed:
-        sys.modules.pop("docpipe.results", None)  # bound to the stand-in; let later imports load the real one
-
-
-def _not_used_by_persist_result(*_: Any, **__: Any) -> Any:
-    raise AssertionError("PersistResult must not normalize")
+def persist_handler(handler: Any) -> types.ModuleType:
+    return handler("persist_result")
 
 
 def test_persist_result_sample_event_finishes_the_document(persist_handler: Any, lambda_context: FakeContext) -> None:
+    # GIVEN the document claimed by the execution named in the persist_result sample
     event = load_event("persist_result")
     register_sample()  # the same document, upload and execution as the persist_result sample
     # WHEN the sample event is handled
@@ -395,6 +383,7 @@ def test_persist_result_sample_event_finishes_the_document(persist_handler: Any,
 
 def test_persist_result_without_retention_fails_typed_and_writes_nothing(
         persist_handler: Any, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeContext) -> None:
+    # GIVEN a claimed document and no RETENTION_DAYS
     register_sample()
     before = ddb().scan(TableName=TABLE, ConsistentRead=True)["Items"]
     monkeypatch.delenv("RETENTION_DAYS")

@@ -61,6 +61,7 @@ def raw_items(ddb: Any) -> list[dict[str, Any]]:
 
 def test_table_follows_the_template() -> None:
     # GIVEN the template's DocumentsTable
+    # WHEN its properties are loaded as the twin loads them
     props = documents_table_properties()
     # THEN it has the keys and the status index this module relies on
     assert [k["AttributeName"] for k in props["KeySchema"]] == ["pk", "sk"]

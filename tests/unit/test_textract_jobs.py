@@ -54,12 +54,11 @@ def start(textract: Any, s3: Any, plan: TextractPlan, *, execution: str = "doc-e
                       poll_initial_seconds=5, poll_deadline_seconds=600)
 
 
-def loop_state(**overrides: Any) -> TextractState:
-    state: TextractState = {"api": "AnalyzeDocument", "mode": "async", "jobId": JOB_ID, "status": "IN_PROGRESS",
-                            "rawPrefix": f"results/{DOC_ID}/textract/{JOB_ID}/", "pollCount": 0, "waitSeconds": 5,
-                            "elapsedSeconds": 0, "deadlineSeconds": 600, "timedOut": False}
-    state["statusMessage"] = ""  # type: ignore[typeddict-unknown-key]
-    return {**state, **overrides}  # type: ignore[typeddict-item]
+def loop_state(**overrides: Any) -> Any:
+    """The Wait/Poll loop state of an async AnalyzeDocument job, as StartTextract returns it."""
+    return {"api": "AnalyzeDocument", "mode": "async", "jobId": JOB_ID, "status": "IN_PROGRESS", "statusMessage": "",
+            "rawPrefix": f"results/{DOC_ID}/textract/{JOB_ID}/", "pollCount": 0, "waitSeconds": 5,
+            "elapsedSeconds": 0, "deadlineSeconds": 600, "timedOut": False, **overrides}
 
 
 def read_json(s3: Any, key: str) -> Any:
@@ -99,7 +98,7 @@ def test_sync_analyze_id_sends_document_pages(textract: tuple[Any, Stubber], s3:
     assert read_json(s3, f"results/{DOC_ID}/textract/sync/1")["IdentityDocuments"] == []
 
 
-def test_async_start_is_idempotent_tagged_and_writes_to_s3(textract: tuple[Any, Stubber], s3: Any) -> None:
+def test_async_start_sends_token_tag_output_config_and_queries(textract: tuple[Any, Stubber], s3: Any) -> None:
     client, stub = textract
     # GIVEN an async insurance plan
     expected = {
@@ -113,9 +112,8 @@ def test_async_start_is_idempotent_tagged_and_writes_to_s3(textract: tuple[Any, 
     stub.add_response("start_document_analysis", {"JobId": JOB_ID}, expected)
     # WHEN the job starts
     state = start(client, s3, INSURANCE_ASYNC)
-    # THEN the loop state points at the job's output folder and starts the backoff
-    assert state == {**loop_state(pollCount=0, waitSeconds=5, elapsedSeconds=0, deadlineSeconds=600), "jobId": JOB_ID,
-                     "rawPrefix": f"results/{DOC_ID}/textract/{JOB_ID}/"}
+    # THEN the loop state points at the job's output folder (<S3Prefix>/<JobId>/) and starts the backoff
+    assert state == loop_state()
 
 
 def test_async_start_request_parameters(textract: tuple[Any, Stubber], s3: Any) -> None:
@@ -216,7 +214,7 @@ def test_poll_uses_the_get_api_matching_the_start_api(textract: tuple[Any, Stubb
     expense = jobs.poll(client, loop_state(api="AnalyzeExpense"), poll_max_seconds=300)
     text = jobs.poll(client, loop_state(api="DetectDocumentText"), poll_max_seconds=300)
     # THEN the matching Get* API answered, and the status message is carried
-    assert (expense["status"], expense["statusMessage"]) == ("FAILED", "bad")  # type: ignore[typeddict-item]
+    assert (expense["status"], expense["statusMessage"]) == ("FAILED", "bad")
     assert text["status"] == "IN_PROGRESS"
 
 

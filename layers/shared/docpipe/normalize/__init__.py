@@ -9,9 +9,10 @@ hands in the response objects in order.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
 from importlib.resources import files
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
@@ -51,7 +52,7 @@ def normalize(
     return normalizer(responses, threshold=threshold, locale=locale, document_id=document_id)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(doc_type: str) -> Draft202012Validator:
     schema = json.loads(files("docpipe").joinpath("schemas", f"{doc_type}.schema.json").read_text("utf-8"))
     Draft202012Validator.check_schema(schema)

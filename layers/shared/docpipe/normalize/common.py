@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Literal
 
 from docpipe.normalize.values import (
-    DOLLAR_CURRENCIES,
     Money,
     clean_address,
     clean_name,
@@ -45,19 +44,15 @@ def make_field(value: Any, confidence: float, page: int, source: str, **extra: A
     return record
 
 
-def currency_from(money: Money, textract_code: str | None, locale: str) -> tuple[str | None, int]:
+def currency_from(money: Money, textract_code: str | None) -> tuple[str | None, int]:
     """The currency one amount shows, and how strong the evidence is (lower is stronger).
 
-    1: an ISO code or an unambiguous symbol in the text; 2: Textract's Currency.Code; 3: a bare "$"
-    (the locale's dollar, or USD). Textract reports USD for a bare "$" even on a New Zealand receipt,
-    so a bare "$" under a non-US dollar locale outranks that guess.
+    1: an ISO code or an unambiguous symbol in the text ('€', 'NZ$', 'KES'); 2: Textract's own
+    Currency.Code; 3: a bare '$', read as the locale's dollar (USD when the locale has none).
     """
     if money.currency_evidence in ("code", "symbol"):
         return money.currency, 1
-    local = locale_currency(locale)
     if textract_code:
-        if money.currency_evidence == "dollar" and textract_code == "USD" and local in DOLLAR_CURRENCIES and local != "USD":
-            return local, 3
         return textract_code.upper(), 2
     if money.currency_evidence == "dollar":
         return money.currency, 3
@@ -93,7 +88,7 @@ def convert(
     money = parse_money(text, locale, comma_decimal=comma_decimal)
     if money is None:
         return make_field(None, *base, raw=text), None
-    currency, _ = currency_from(money, candidate.currency, locale)
+    currency, _ = currency_from(money, candidate.currency)
     return make_field(decimal_text(money.amount), *base, currency=currency), money
 
 
@@ -122,8 +117,8 @@ class BestFields:
         self.fields: dict[str, Field] = {}
 
     def offer(self, name: str, field: Field | None) -> None:
-        if better(field, self.fields.get(name)):
-            self.fields[name] = field  # type: ignore[assignment]
+        if field is not None and better(field, self.fields.get(name)):
+            self.fields[name] = field
 
 
 def currency_field(amounts: Sequence[tuple[Field, Money | None, str | None]], locale: str) -> Field | None:
@@ -136,7 +131,7 @@ def currency_field(amounts: Sequence[tuple[Field, Money | None, str | None]], lo
     for field, money, code in amounts:
         if money is None:
             continue
-        currency, rank = currency_from(money, code, locale)
+        currency, rank = currency_from(money, code)
         if currency and (best is None or rank < best[0]):
             evidence = {1: "text", 2: "Currency", 3: "symbol+locale"}[rank]
             best = (rank, make_field(currency, field["confidence"], field["page"], f"{field['source']}.{evidence}"))
@@ -158,6 +153,16 @@ def _floor1(value: float) -> str:
     return f"{math.floor(value * 10) / 10:.1f}"
 
 
+def present(found: dict[str, Field | None], order: Iterable[str]) -> dict[str, Field]:
+    """The fields that were found, in the docType's field order (absent ones omitted, never null)."""
+    fields: dict[str, Field] = {}
+    for name in order:
+        value = found.get(name)
+        if value is not None:
+            fields[name] = value
+    return fields
+
+
 def review(
     fields: dict[str, Field],
     required: Sequence[tuple[str, ...]],
@@ -171,19 +176,20 @@ def review(
     fields and confidences, never field values.
     """
     reasons: list[str] = []
+    reported: set[str] = set()
     for group in required:
-        present = [fields[name] | {"name": name} for name in group if name in fields]
-        readable = [f for f in present if f["value"] is not None]
+        found = [fields[name] | {"name": name} for name in group if name in fields]
+        readable = [f for f in found if f["value"] is not None]
         label = " or ".join(group)
         if not readable:
-            reasons.append(f"{label} could not be parsed" if present else f"{label} missing")
+            reasons.append(f"{label} could not be parsed" if found else f"{label} missing")
+            reported.update(group)
             continue
         top = max(readable, key=lambda f: f["confidence"])
         if top["confidence"] < threshold:
             reasons.append(f"{top['name']} confidence {_floor1(top['confidence'])} < {threshold:g}")
-    required_names = {name for group in required for name in group}
     for name, field in fields.items():
-        if field["value"] is None and name not in required_names:
+        if field["value"] is None and name not in reported:
             reasons.append(f"{name} could not be parsed")
     reasons.extend(unreadable)
     reasons.extend(extra)
@@ -202,9 +208,3 @@ def document(
 def key_text(key: str) -> str:
     """A form key reduced for matching: 'Policy No.:' → 'policy no'; '4d NUMBER' → '4d number'."""
     return " ".join(re.sub(r"[^\w#/ ]+", " ", key.lower()).split())
-
-
-def to_decimal(field: Field | None) -> Decimal | None:
-    if field is None or field.get("value") is None:
-        return None
-    return Decimal(field["value"])

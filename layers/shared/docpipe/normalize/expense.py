@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from docpipe.normalize.common import (
     Candidate,
@@ -158,7 +159,7 @@ def _reconcile(chosen: dict[str, Field | None], found: dict[str, list[_Amount]])
     subtotal = _value(chosen["SUBTOTAL"])
     tip = _value(chosen["GRATUITY"]) or Decimal(0)
     discount = abs(_value(chosen["DISCOUNT"]) or Decimal(0))
-    charges = (_value(chosen["SERVICE_CHARGE"]) or Decimal(0)) + (_value(chosen["SHIPPING_HANDLING_CHARGE"]) or Decimal(0))
+    charges = sum((_value(chosen[t]) or Decimal(0) for t in ("SERVICE_CHARGE", "SHIPPING_HANDLING_CHARGE")), Decimal(0))
     tax_options = [_value(chosen["TAX"]) or Decimal(0)]
     if len(taxes) > 1:
         tax_options.append(sum((t.value for t in taxes), Decimal(0)))
@@ -219,13 +220,21 @@ def amounts(data: ExpenseData, locale: str) -> tuple[dict[str, Field | None], Fi
     chosen: dict[str, Field | None] = {t: pick(a.field for a in found[t]) for t in MONEY_TYPES}
     _reconcile(chosen, found)
     evidence = [(a.field, a.money, a.code) for t in MONEY_TYPES for a in found[t]]
+    for line_item in data.line_items:  # line-item prices count too, after every summary amount
+        for part in line_item:
+            if part.type in ("PRICE", "UNIT_PRICE"):
+                converted, money = convert("money", candidate(part), locale, comma_decimal=comma)
+                if converted is not None:
+                    evidence.append((converted, money, part.currency))
     currency = currency_field(evidence, locale)
     for value in chosen.values():
         fill_currency(value, currency)
     return chosen, currency, comma
 
 
-def line_items(data: ExpenseData, locale: str, comma: bool | None, currency: Field | None) -> tuple[list[dict[str, Field]], list[str]]:
+def line_items(
+    data: ExpenseData, locale: str, comma: bool | None, currency: Field | None
+) -> tuple[list[dict[str, Field]], list[str]]:
     """Line items as {description, quantity, unit_price, amount}; reasons for parts that could not be read."""
     items: list[dict[str, Field]] = []
     unreadable: list[str] = []

@@ -3,7 +3,8 @@ DetectDocumentText, or the blocks of an AnalyzeExpense result when the docType s
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from docpipe.normalize.common import document, review
 from docpipe.textract.blocks import PageBlocks, PageGrouper, StreamStats, expense_documents

@@ -10,8 +10,10 @@ Names are reported as the document labels them. An honest first mapping, hardene
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any, Iterable, Mapping
+from itertools import pairwise
+from typing import Any
 
 from docpipe.normalize.common import (
     BestFields,
@@ -49,8 +51,8 @@ _ANALYZE_ID = {
 _ADDRESS_PARTS = ("ADDRESS", "CITY_IN_ADDRESS", "STATE_IN_ADDRESS", "ZIP_CODE_IN_ADDRESS")
 
 _KEYS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), name) for p, name in (
-    (r"^((document|dl|driver license|license|licence|passport|id|card|identity card) )?(number|no|#)$|^dln$|"
-     r"^lic no$", "document_number"),
+    (r"^((document|dl|driver license|license|licence|passport|id|card|identity card) )?(number|no|#)$|^(dln|lic no)$",
+     "document_number"),
     (r"^(last name|surname|family name|ln|last)$", "last_name"),
     (r"^(first name|given names?|fn|first)$", "first_name"),
     (r"^(middle name|middle initial|mi)$", "middle_name"),
@@ -144,7 +146,7 @@ class _Reader:
                 self.offer(alias, Candidate(answer.text, answer.confidence, answer.page, f"QUERY:{answer.alias}"))
         # The document's own title ('DRIVER LICENSE', often set over two lines), for when AnalyzeID did not run.
         spans = [(line.text, line.confidence) for line in lines]
-        spans += [(f"{a.text} {b.text}", min(a.confidence, b.confidence)) for a, b in zip(lines, lines[1:])]
+        spans += [(f"{a.text} {b.text}", min(a.confidence, b.confidence)) for a, b in pairwise(lines)]
         for text, confidence in spans:
             id_type = next((t for pattern, t in _ID_TYPES if pattern.search(text.upper())), None)
             if id_type:

@@ -8,10 +8,11 @@ confident reading from either source. This is an honest first mapping, not a tun
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from docpipe.normalize.common import BestFields, Candidate, Kind, convert, document, key_text, review
-from docpipe.normalize.values import locale_currency
+from docpipe.normalize.values import clean_name, locale_currency
 from docpipe.textract.blocks import NOT_SELECTED, SELECTED, StreamStats, iter_pages
 
 FIELDS: dict[str, Kind] = {
@@ -27,12 +28,12 @@ _KEYS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), name) for
      "member_id"),
     (r"^(group|grp)( (number|no|num|#|id))?( #)?$", "group_number"),
     (r"^(insurer|insurance company|insurance carrier|carrier|company|payer|underwriter|issued by)$", "insurer_name"),
-    (r"^(insured|name of insured|insured name|named insured|policy ?holder|policy ?holder name|member|member name|"
-     r"subscriber|subscriber name|name)$", "insured_name"),
-    (r"^(effective|eff|effective date|eff date|coverage (start|begins|effective)|start date|policy period from|"
-     r"period from|from)$", "effective_date"),
-    (r"^(expiration|expiry|expires|exp|expiration date|expiry date|exp date|end date|policy period to|period to|to|"
-     r"valid (until|thru|through))$", "expiration_date"),
+    ((r"^(insured|name of insured|insured name|named insured|policy ?holder|policy ?holder name|member|member name|"
+      r"subscriber|subscriber name|name)$"), "insured_name"),
+    ((r"^(effective|eff|effective date|eff date|coverage (start|begins|effective)|start date|policy period from|"
+      r"period from|from)$"), "effective_date"),
+    ((r"^(expiration|expiry|expires|exp|expiration date|expiry date|exp date|end date|policy period to|period to|to|"
+      r"valid (until|thru|through))$"), "expiration_date"),
     (r"^((total|annual|monthly|policy) )?premium( amount)?$", "premium"),
     (r"^(coverage|coverage type|type of coverage|plan|plan type|plan name|coverage amount|limits?)$", "coverage"),
 ))
@@ -59,7 +60,7 @@ def normalize_insurance(
     for page in iter_pages(responses, stats):
         found = [(field_for_alias(a.alias), Candidate(a.text, a.confidence, a.page, f"QUERY:{a.alias}"))
                  for a in page.query_answers()]
-        found += [(field_for_key(kv.key), Candidate(kv.value, kv.confidence, kv.page, f"KEY:{' '.join(kv.key.split())}"))
+        found += [(field_for_key(kv.key), Candidate(kv.value, kv.confidence, kv.page, f"KEY:{clean_name(kv.key)}"))
                   for kv in page.key_values() if kv.value and kv.value not in (SELECTED, NOT_SELECTED)]
         for name, cand in found:
             if name is None:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from docpipe.normalize.common import Field, document, review
+from docpipe.normalize.common import Field, Kind, document, present, review
 from docpipe.normalize.expense import Selector, amounts, collect, line_items, text_field
 
 FIELDS = ("vendor_name", "vendor_address", "invoice_number", "invoice_date", "due_date", "po_number", "bill_to",
           "currency", "subtotal", "tax", "total", "amount_due")
 REQUIRED = (("total", "amount_due"), ("invoice_number",))
 
-_TEXT = {
+_TEXT: dict[str, tuple[Kind, list[list[Selector]]]] = {
     "vendor_name": ("name", [[Selector("VENDOR_NAME"), Selector("NAME", "VENDOR")]]),
     "vendor_address": ("address", [[Selector("VENDOR_ADDRESS"), Selector("ADDRESS", "VENDOR")],
                                    [Selector("ADDRESS_BLOCK", "VENDOR")]]),
@@ -32,13 +33,15 @@ def normalize_invoice(
 ) -> dict[str, Any]:
     """An invoice: vendor, number, dates, bill-to, amounts reconciled with the amount due, line items."""
     data = collect(responses)
-    found: dict[str, Field | None] = {name: text_field(data, kind, tiers, locale) for name, (kind, tiers) in _TEXT.items()}
+    found: dict[str, Field | None] = {
+        name: text_field(data, kind, tiers, locale) for name, (kind, tiers) in _TEXT.items()
+    }
     found["bill_to"] = text_field(data, "name", _BILL_TO_NAME, locale) or text_field(
         data, "address", _BILL_TO_ADDRESS, locale)
     chosen, currency, comma = amounts(data, locale)
     found.update({name: chosen[type_] for name, type_ in _MONEY.items()})
     found["currency"] = currency
-    fields = {name: found[name] for name in FIELDS if found.get(name) is not None}
+    fields = present(found, FIELDS)
     items, unreadable = line_items(data, locale, comma, currency)
-    return document("invoice", document_id, data.stats.page_count, fields,  # type: ignore[arg-type]
+    return document("invoice", document_id, data.stats.page_count, fields,
                     review(fields, REQUIRED, threshold, unreadable=unreadable), line_items=items)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from docpipe.normalize.common import Field, document, review
+from docpipe.normalize.common import Field, Kind, document, present, review
 from docpipe.normalize.expense import Selector, amounts, collect, line_items, payment_field, text_field
 
 FIELDS = ("merchant_name", "merchant_address", "merchant_phone", "receipt_number", "receipt_date", "currency",
           "subtotal", "tax", "tip", "total", "amount_paid", "payment_method")
 REQUIRED = (("total",), ("receipt_date",))
 
-_TEXT = {
+_TEXT: dict[str, tuple[Kind, list[list[Selector]]]] = {
     "merchant_name": ("name", [[Selector("VENDOR_NAME"), Selector("NAME", "VENDOR")]]),
     "merchant_address": ("address", [[Selector("VENDOR_ADDRESS"), Selector("ADDRESS", "VENDOR")],
                                      [Selector("ADDRESS_BLOCK", "VENDOR")]]),
@@ -27,12 +28,14 @@ def normalize_receipt(
 ) -> dict[str, Any]:
     """A receipt: merchant, number, date, amounts reconciled (subtotal + tax + tip ≈ total), payment, items."""
     data = collect(responses)
-    found: dict[str, Field | None] = {name: text_field(data, kind, tiers, locale) for name, (kind, tiers) in _TEXT.items()}
+    found: dict[str, Field | None] = {
+        name: text_field(data, kind, tiers, locale) for name, (kind, tiers) in _TEXT.items()
+    }
     chosen, currency, comma = amounts(data, locale)
     found.update({name: chosen[type_] for name, type_ in _MONEY.items()})
     found["currency"] = currency
     found["payment_method"] = payment_field(data, locale)
-    fields = {name: found[name] for name in FIELDS if found.get(name) is not None}
+    fields = present(found, FIELDS)
     items, unreadable = line_items(data, locale, comma, currency)
-    return document("receipt", document_id, data.stats.page_count, fields,  # type: ignore[arg-type]
+    return document("receipt", document_id, data.stats.page_count, fields,
                     review(fields, REQUIRED, threshold, unreadable=unreadable), line_items=items)

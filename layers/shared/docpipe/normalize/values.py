@@ -45,7 +45,8 @@ DOLLAR_CURRENCIES = frozenset({"USD", "AUD", "NZD", "CAD", "SGD", "HKD", "TWD", 
 _UNAMBIGUOUS_MARKS: dict[str, str] = {
     "US$": "USD", "U$S": "USD", "USD$": "USD", "AU$": "AUD", "A$": "AUD", "NZ$": "NZD", "CA$": "CAD", "C$": "CAD",
     "S$": "SGD", "HK$": "HKD", "NT$": "TWD", "R$": "BRL", "MX$": "MXN",
-    "€": "EUR", "£": "GBP", "₹": "INR", "₦": "NGN", "₵": "GHS", "₩": "KRW", "₪": "ILS", "₫": "VND", "฿": "THB",
+    "€": "EUR", "£": "GBP", "₹": "INR", "₦": "NGN", "₵": "GHS", "₩": "KRW", "₪": "ILS", "₫": "VND",
+    "฿": "THB",
     "₴": "UAH", "₽": "RUB", "₺": "TRY", "₱": "PHP", "KSHS": "KES", "KSH": "KES", "USH": "UGX",
 }
 _MARK_PATTERN = "|".join(re.escape(m) for m in sorted(_UNAMBIGUOUS_MARKS, key=len, reverse=True))
@@ -118,7 +119,7 @@ def shows_decimal_comma(texts: list[str]) -> bool | None:
     for text in texts:
         for token in _NUMBER.findall(text or ""):
             if "." in token and "," in token:
-                return token.rfind(",") > token.rfind(".")
+                return bool(token.rfind(",") > token.rfind("."))
             mark = "," if "," in token else "." if "." in token else None
             if mark and token.count(mark) == 1 and len(token) - token.rfind(mark) - 1 in (1, 2):
                 return mark == ","
@@ -171,7 +172,8 @@ def parse_money(text: str, locale: str, *, comma_decimal: bool | None = None) ->
     amount = _interpret_number(number.group(0), use_comma)
     if amount is None:
         return None
-    negative = "-" in prefix or ("(" in prefix and ")" in suffix) or re.search(r"(CR|-)\s*$", suffix.strip()) is not None
+    negative = ("-" in prefix or ("(" in prefix and ")" in suffix)
+                or re.search(r"(CR|-)\s*$", suffix.strip()) is not None)
     return Money(-amount if negative else amount, currency, evidence)
 
 

@@ -14,8 +14,9 @@ its late blocks come out as a second `PageBlocks` with the same number.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 Block = Mapping[str, Any]
 Response = Mapping[str, Any]
@@ -150,8 +151,7 @@ class StreamStats:
             self.pages_reported = pages
 
     def saw_page(self, page: int) -> None:
-        if page > self.highest_page:
-            self.highest_page = page
+        self.highest_page = max(self.highest_page, page)
 
     @property
     def page_count(self) -> int:
@@ -174,7 +174,7 @@ def _page_of(block: Block, default: int) -> int:
 class PageBlocks:
     """The blocks of one page, indexed by Id, with readers for each kind of content."""
 
-    __slots__ = ("number", "_blocks", "_by_id")
+    __slots__ = ("_blocks", "_by_id", "number")
 
     def __init__(self, number: int, blocks: list[Block]) -> None:
         self.number = number
@@ -386,10 +386,10 @@ def expense_documents(response: Response, stats: StreamStats | None = None) -> l
     if stats is not None:
         stats.observe(response)
     raw_documents = response.get("ExpenseDocuments") or []
-    found = []
+    found: list[ExpenseDocument] = []
     for raw in raw_documents:
         summary = tuple(f for f in (_expense_field(x, stats) for x in raw.get("SummaryFields") or []) if f)
-        items = []
+        items: list[tuple[ExpenseField, ...]] = []
         for group in raw.get("LineItemGroups") or []:
             for item in group.get("LineItems") or []:
                 fields = tuple(
@@ -415,12 +415,12 @@ def identity_documents(response: Response, stats: StreamStats | None = None) -> 
     """The IdentityDocuments of one AnalyzeID response; each document is one input page."""
     if stats is not None:
         stats.observe(response)
-    found = []
+    found: list[IdentityDocument] = []
     for raw in response.get("IdentityDocuments") or []:
         page = int(raw.get("DocumentIndex") or len(found) + 1)
         if stats is not None:
             stats.saw_page(page)
-        fields = []
+        fields: list[IdentityField] = []
         for item in raw.get("IdentityDocumentFields") or []:
             value = item.get("ValueDetection") or {}
             text = str(value.get("Text") or "").strip()

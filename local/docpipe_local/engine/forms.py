@@ -1,0 +1,284 @@
+"""FORMS, TABLES and QUERIES derived from a page's lines — only what the layout shows.
+
+Key/value pairs come from "Label: value" text, from a label followed by a value to its right on the
+same row, and from a label line with its value directly below. Tables are runs of consecutive rows
+whose lines fall into the same two or more columns, with at least one numeric column. Queries are
+answered from the key/value pair whose key shares the most words with the question.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from docpipe_local.engine.layout import Box, Line, Page, Quad, Word, median_height, span_polygon
+from docpipe_local.engine.text import AMOUNT, DATE, label_match, tokens
+
+# How sure an association between a key and a value is, by how it was found (multiplied by the
+# OCR confidence of the words): a colon on the same line is explicit; position alone is weaker.
+INLINE = 1.0
+SAME_ROW_AFTER_TERMINATOR = 0.97
+SAME_ROW_KNOWN_LABEL = 0.95
+SAME_ROW_BY_VALUE_SHAPE = 0.8
+BELOW_AFTER_TERMINATOR = 0.85
+BELOW_KNOWN_LABEL = 0.8
+
+_SEPARATORS = {"|", "•", "·", "/"}
+_MAX_KEY_WORDS = 5
+_NUMERIC_CELL = re.compile(r"^[-+($€£¥]*\s*[\d.,/:%\s-]*\d[\d.,/:%\s-]*\)?\s*[A-Z]?$")
+_QUESTION_WORDS = {"what", "is", "the", "of", "a", "an", "for", "on", "in", "who", "which", "when", "where", "how",
+                   "does", "do", "this", "that", "to", "and", "are", "was", "be", "by", "s", "much", "many", "with"}
+
+
+@dataclass
+class KeyValue:
+    key: list[Word]
+    value: list[Word]
+    association: float
+    page: int
+
+    @property
+    def key_text(self) -> str:
+        return " ".join(w.text for w in self.key)
+
+    @property
+    def value_text(self) -> str:
+        return " ".join(w.text for w in self.value)
+
+    @property
+    def confidence(self) -> float:
+        return min(w.confidence for w in [*self.key, *self.value]) * self.association
+
+
+def _terminates_key(word: Word) -> bool:
+    return len(word.text) > 1 and word.text[-1] in ":#" and not word.text[:-1].isdigit() or word.text == "#"
+
+
+def _value_like(text: str) -> bool:
+    return bool(AMOUNT.search(text) or DATE.search(text) or re.search(r"\d", text))
+
+
+def _known(text: str, labels: frozenset[str]) -> float:
+    return label_match(text, labels) if labels else 0.0
+
+
+def key_values(page: Page, labels: Iterable[str] = ()) -> list[KeyValue]:
+    """Every key/value pair on the page; `labels` are normalised label phrases known to be keys."""
+    known = frozenset(labels)
+    rows = page.rows()
+    height = median_height(page.lines)
+    pairs: list[KeyValue] = []
+    used: set[str] = set()  # ids of lines fully consumed as a key or a value
+
+    for line in page.lines:
+        pairs.extend(_inline_pairs(line, known, page.number))
+
+    for r, row in enumerate(rows):
+        for i, line in enumerate(row):
+            if line.id in used or any(p.key[0] in line.words for p in pairs):
+                continue
+            right = row[i + 1] if i + 1 < len(row) else None
+            terminated = _terminates_key(line.words[-1])
+            label_score = _known(line.text, known)
+            association = 0.0
+            value_line: Line | None = None
+            if right is not None and right.id not in used and not _terminates_key(right.words[-1]):
+                if terminated:
+                    association, value_line = SAME_ROW_AFTER_TERMINATOR, right
+                elif label_score and _value_like(right.text):
+                    association, value_line = SAME_ROW_KNOWN_LABEL * label_score, right
+                elif (len(row) == 2 and len(line.words) <= 4 and not _value_like(line.text)
+                      and (AMOUNT.search(right.text) or DATE.search(right.text))):
+                    association, value_line = SAME_ROW_BY_VALUE_SHAPE, right
+            elif right is None and (terminated or label_score):
+                value_line = _below(line, rows[r + 1] if r + 1 < len(rows) else [], height)
+                if value_line is not None and value_line.id not in used and not _terminates_key(value_line.words[-1]):
+                    association = BELOW_AFTER_TERMINATOR if terminated else BELOW_KNOWN_LABEL * label_score
+                else:
+                    value_line = None
+            if value_line is not None:
+                pairs.append(KeyValue(line.words, value_line.words, association, page.number))
+                used.update((line.id, value_line.id))
+    return pairs
+
+
+def _inline_pairs(line: Line, known: frozenset[str], page: int) -> list[KeyValue]:
+    """"Label: value" pairs inside one line (several per line when several labels end in ':')."""
+    words = line.words
+    ends = [i for i, w in enumerate(words[:-1]) if _terminates_key(w)]
+    pairs = []
+    for n, end in enumerate(ends):
+        start = _key_start(words, end, first=n == 0, previous_end=ends[n - 1] if n else -1, known=known)
+        stop = ends[n + 1] if n + 1 < len(ends) else len(words)
+        next_start = (_key_start(words, stop, first=False, previous_end=end, known=known)
+                      if n + 1 < len(ends) else stop)
+        value = words[end + 1:next_start]
+        if value:
+            pairs.append(KeyValue(words[start:end + 1], value, INLINE, page))
+    return pairs
+
+
+def _key_start(words: Sequence[Word], end: int, *, first: bool, previous_end: int, known: frozenset[str]) -> int:
+    """Where the key ending at `end` starts. The first key of a line runs back to the line start or a
+    separator (at most a few words); a later key only takes the words before its terminator when
+    together they make a known label ("Due Date:"), since those words could end the previous value."""
+    if first:
+        start = end
+        while start > 0 and end - start + 1 < _MAX_KEY_WORDS and words[start - 1].text not in _SEPARATORS:
+            start -= 1
+        return start
+    for back in (2, 1):
+        start = end - back
+        if start > previous_end + 1 and _known(" ".join(w.text for w in words[start:end + 1]), known):
+            return start
+    return end
+
+
+def _below(line: Line, next_row: Sequence[Line], height: float) -> Line | None:
+    """The line right under `line` (within ~1.5 line heights, starting under it)."""
+    box = line.box
+    for candidate in next_row:
+        c = candidate.box
+        if c.top - box.bottom <= 1.5 * max(height, box.height) and c.x_overlap(box) > 0 and \
+                abs(c.left - box.left) <= max(box.width, 2 * box.height):
+            return candidate
+    return None
+
+
+# -- tables ----------------------------------------------------------------------------------------
+@dataclass
+class Cell:
+    row: int
+    column: int
+    words: list[Word]
+    box: Box
+    header: bool
+
+
+@dataclass
+class Table:
+    cells: list[Cell]
+    confidence: float
+    page: int
+
+    @property
+    def box(self) -> Box:
+        return Box.union(c.box for c in self.cells)
+
+
+def tables(page: Page) -> list[Table]:
+    """Runs of consecutive rows whose lines keep falling into the same columns."""
+    height = median_height(page.lines)
+    found = []
+    for run, columns in _row_runs(page.rows(), height):
+        table = _table(run, columns, page.number)
+        if table is not None:
+            found.append(table)
+    return found
+
+
+def _row_runs(rows: list[list[Line]], height: float) -> Iterable[tuple[list[list[Line]], list[list[float]]]]:
+    run: list[list[Line]] = []
+    columns: list[list[float]] = []
+    for row in rows:
+        if len(row) >= 2 and run and _row_gap(run[-1], row) <= 1.5 * height:
+            merged = _merge_columns(columns, row)
+            if merged is not None:
+                run.append(row)
+                columns = merged
+                continue
+        if len(run) >= 3:
+            yield run, columns
+        run, columns = ([row], [[ln.box.left, ln.box.right] for ln in row]) if len(row) >= 2 else ([], [])
+    if len(run) >= 3:
+        yield run, columns
+
+
+def _row_gap(above: list[Line], below: list[Line]) -> float:
+    return min(ln.box.top for ln in below) - max(ln.box.bottom for ln in above)
+
+
+def _merge_columns(columns: list[list[float]], row: list[Line]) -> list[list[float]] | None:
+    """The run's column intervals widened by this row, or None when a line straddles two columns."""
+    merged = [list(c) for c in columns]
+    for line in row:
+        box = line.box
+        hits = [c for c in merged if box.left < c[1] and box.right > c[0]]
+        if len(hits) > 1:
+            return None
+        if hits:
+            hits[0][0], hits[0][1] = min(hits[0][0], box.left), max(hits[0][1], box.right)
+        else:
+            merged.append([box.left, box.right])
+    merged.sort()
+    if any(a[1] > b[0] for a, b in zip(merged, merged[1:])):
+        return None
+    return merged
+
+
+def _table(run: list[list[Line]], columns: list[list[float]], page: int) -> Table | None:
+    if len(columns) < 2:
+        return None
+    # Rows that are mostly "Label:" lines are a form laid out in columns, not a table.
+    if sum(any(_terminates_key(ln.words[-1]) for ln in row) for row in run) * 2 >= len(run):
+        return None
+    grid = [[[w for ln in row if _column_of(ln, columns) == c for w in ln.words] for c in range(len(columns))]
+            for row in run]
+    numeric = [sum(1 for row in grid[1:] if row[c] and _NUMERIC_CELL.match(_text(row[c]))) for c in range(len(columns))]
+    if max(numeric) * 2 < len(grid) - 1:
+        return None
+    header = all(not cell or not _NUMERIC_CELL.match(_text(cell)) for cell in grid[0])
+    cells = []
+    for r, (row, words_by_column) in enumerate(zip(run, grid)):
+        top, bottom = min(ln.box.top for ln in row), max(ln.box.bottom for ln in row)
+        for c, words in enumerate(words_by_column):
+            left, right = columns[c]
+            cells.append(Cell(r + 1, c + 1, words, Box(left, top, right - left, bottom - top), header and r == 0))
+    word_confidences = [w.confidence for cell in cells for w in cell.words]
+    # Structure is inferred from alignment only, hence below the words' own confidence.
+    confidence = statistics.mean(word_confidences) * 0.9
+    return Table(cells, confidence, page)
+
+
+def _column_of(line: Line, columns: list[list[float]]) -> int:
+    box = line.box
+    return max(range(len(columns)), key=lambda c: min(box.right, columns[c][1]) - max(box.left, columns[c][0]))
+
+
+def _text(words: Sequence[Word]) -> str:
+    return " ".join(w.text for w in words)
+
+
+# -- queries ---------------------------------------------------------------------------------------
+@dataclass
+class Answer:
+    words: list[Word]
+    confidence: float
+
+
+def answer(question: str, pairs: Sequence[KeyValue]) -> Answer | None:
+    """The value of the pair whose key best matches the question's content words (Jaccard ≥ 0.5)."""
+    wanted = tokens(question) - _QUESTION_WORDS
+    best: tuple[float, KeyValue] | None = None
+    for pair in pairs:
+        key = tokens(pair.key_text)
+        if not wanted or not key:
+            continue
+        score = len(wanted & key) / len(wanted | key)
+        if score >= 0.5 and (best is None or score > best[0]):
+            best = (score, pair)
+    if best is None:
+        return None
+    score, pair = best
+    return Answer(pair.value, pair.confidence * score)
+
+
+def value_polygon(words: Sequence[Word]) -> Quad:
+    """Geometry for value words that may span lines: one line's span, or the union box."""
+    return span_polygon(words) if _one_line(words) else Box.union(w.box for w in words).quad()
+
+
+def _one_line(words: Sequence[Word]) -> bool:
+    return max(w.box.top for w in words) < min(w.box.bottom for w in words)

@@ -1,0 +1,96 @@
+"""OCR with RapidOCR (PP-OCRv4 ONNX models shipped inside the wheel: no download, no network)."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from PIL import Image
+
+from docpipe_local.engine.layout import Line, Point, Quad, Word
+
+# A gap between two recognised characters this many times the line's median character pitch is a
+# word break the recogniser did not emit as a space (common on receipts printed in monospace).
+_WORD_GAP_PITCH = 1.75
+
+
+class RapidOcrReader:
+    """One RapidOCR engine per process, created on first use; calls are serialised by a lock.
+
+    The lock also keeps one set of models in memory however many Step Functions executions run in
+    threads (onnxruntime already uses every core for a single image).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._engine: Any = None
+
+    def read(self, image: Image.Image) -> list[Line]:
+        """Lines of text (unordered) with geometry normalised to the image size."""
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        with self._lock:
+            if self._engine is None:
+                from rapidocr_onnxruntime import RapidOCR
+
+                self._engine = RapidOCR()
+            # return_word_box: per-character boxes from the recogniser's CTC alignment.
+            results, _ = self._engine(rgb, return_word_box=True)
+        width, height = rgb.size
+        return [line for result in results or [] if (line := _line(result, width, height))]
+
+
+def _norm(points: Sequence[Sequence[float]], width: int, height: int) -> Quad:
+    p = [(float(x) / width, float(y) / height) for x, y in points]
+    return (p[0], p[1], p[2], p[3])
+
+
+def _line(result: Sequence[Any], width: int, height: int) -> Line | None:
+    box, text, score = result[0], str(result[1]), float(result[2])
+    quad = _norm(box, width, height)
+    chars, char_boxes, char_scores = (list(result[4]), list(result[3]), list(result[5])) if len(result) > 5 else ([], [], [])
+    if len(chars) == len(text) == len(char_boxes) == len(char_scores) and "".join(chars) == text:
+        words = _words_from_chars(chars, [_norm(b, width, height) for b in char_boxes], char_scores)
+    else:
+        words = _proportional_words(text, quad, score)
+    return Line(words, quad, score * 100) if words else None
+
+
+def _words_from_chars(chars: list[str], boxes: list[Quad], scores: list[float]) -> list[Word]:
+    """Group characters into words at spaces and at gaps much wider than the line's character pitch."""
+    centers = [(b[0][0] + b[1][0]) / 2 for b in boxes]
+    pitches = [b - a for a, b in zip(centers, centers[1:])]
+    median_pitch = statistics.median(pitches) if pitches else 0.0
+    groups: list[list[int]] = [[]]
+    for i, ch in enumerate(chars):
+        if ch.isspace():
+            groups.append([])
+            continue
+        if groups[-1] and median_pitch > 0 and centers[i] - centers[groups[-1][-1]] > _WORD_GAP_PITCH * median_pitch:
+            groups.append([])
+        groups[-1].append(i)
+    words = []
+    for group in filter(None, groups):
+        first, last = boxes[group[0]], boxes[group[-1]]
+        words.append(Word("".join(chars[i] for i in group), (first[0], last[1], last[2], first[3]),
+                          100 * sum(scores[i] for i in group) / len(group)))
+    return words
+
+
+def _proportional_words(text: str, quad: Quad, score: float) -> list[Word]:
+    """Words of a line whose characters have no positions: each word gets an x-extent proportional
+    to its character offsets along the line's top and bottom edges (a monospace approximation)."""
+    words = []
+    offset = 0
+    for token in text.split(" "):
+        if token:
+            start, end = offset / len(text), (offset + len(token)) / len(text)
+            words.append(Word(token, (_along(quad[0], quad[1], start), _along(quad[0], quad[1], end),
+                                      _along(quad[3], quad[2], end), _along(quad[3], quad[2], start)), score * 100))
+        offset += len(token) + 1
+    return words
+
+
+def _along(a: Point, b: Point, t: float) -> Point:
+    return (a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)

@@ -1,0 +1,114 @@
+"""Text patterns shared by the analyses: amounts, dates, phones, addresses, and label matching."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from docpipe_local.engine.layout import Word
+
+CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
+CURRENCY_CODES = ("USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "JPY", "INR", "MXN", "SEK", "NOK", "DKK")
+_CURRENCY = "|".join([re.escape(s) for s in CURRENCY_SYMBOLS] + list(CURRENCY_CODES))
+# An amount has two decimals (how money is printed); thousands separators optional; a sign or
+# parentheses for negatives. The lookarounds keep dates (12.07.2019) and longer numbers out.
+AMOUNT = re.compile(
+    rf"(?<![\w.,/])[-(]?\s*(?:(?:{_CURRENCY})\s*-?\s*)?(?:\d{{1,3}}(?:[,.]\d{{3}})+|\d+)[.,]\d{{2}}(?!\d)(?![.,/]\d)\)?")
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+DATE = re.compile(
+    r"(?<![\d/.-])(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2}"
+    rf"|{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTHS},?\s+\d{{4}})(?![\d/])",
+    re.IGNORECASE)
+PHONE = re.compile(r"(?<!\d)(?:\+?1[\s.-]?)?(?:\(\d{3}\)|\d{3})[\s.-]?\d{3}[\s.-]\d{4}(?!\d)")
+_STREET_WORDS = ("ST", "STREET", "AVE", "AVENUE", "RD", "ROAD", "BLVD", "BOULEVARD", "DR", "DRIVE", "LN", "LANE",
+                 "WAY", "HWY", "HIGHWAY", "PKWY", "PARKWAY", "SUITE", "STE", "CT", "COURT", "PL", "PLACE",
+                 "SQ", "SQUARE", "FLOOR", "FL", "BOX", "UNIT")
+_STREET = re.compile(r"^\s*\d+[A-Z]?\s+\S+.*\b(?:" + "|".join(_STREET_WORDS) + r")\b", re.IGNORECASE)
+_PO_BOX = re.compile(r"\bP\.?\s*O\.?\s+BOX\b", re.IGNORECASE)
+CITY_STATE_ZIP = re.compile(
+    r"^(?P<city>[A-Za-z][A-Za-z .'-]*?),?\s+(?P<state>[A-Z]{2})\b,?(?:\s+(?P<zip>\d{5}(?:-\d{4})?))?\s*$")
+_NO_STATE = {"ID", "NO", "PM", "AM"}
+
+
+def is_address_line(text: str) -> bool:
+    """A street line (number + street word, or a PO box) or a "City, ST 12345" line."""
+    if _STREET.search(text) or _PO_BOX.search(text):
+        return True
+    match = CITY_STATE_ZIP.match(text.strip())
+    return bool(match) and ("," in text or match.group("zip") is not None) and match.group("state") not in _NO_STATE
+
+
+def currency_of(text: str) -> str | None:
+    for symbol, code in CURRENCY_SYMBOLS.items():
+        if symbol in text:
+            return code
+    found = re.search(r"\b(" + "|".join(CURRENCY_CODES) + r")\b", text)
+    return found.group(1) if found else None
+
+
+def normalize_label(text: str) -> str:
+    """A label as compared against vocabularies: upper case, no parenthesised notes or numbers,
+    no trailing colon, punctuation (except #, set apart) as spaces. "Sales Tax (7.5%):" → "SALES TAX",
+    "TR#" → "TR #"."""
+    text = re.sub(r"\([^)]*\)", " ", text.upper())
+    text = re.sub(r"\d+(?:[.,]\d+)?\s*%?", " ", text)
+    text = re.sub(r"[^A-Z#&\s]", " ", text).replace("#", " # ")
+    return " ".join(text.split())
+
+
+# OCR's usual letter/digit confusions, undone before comparing a label with a vocabulary.
+_OCR_CONFUSIONS = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B", "|": "I"})
+
+
+def label_match(text: str, phrases: Iterable[str]) -> float:
+    """How surely `text` is one of the label `phrases`: 1.0 exact, 0.9 after undoing OCR
+    confusions or with one edit in a long label, 0 otherwise."""
+    phrases = set(phrases)
+    label = normalize_label(text)
+    if label in phrases:
+        return 1.0
+    repaired = normalize_label(text.upper().translate(_OCR_CONFUSIONS))
+    if repaired in phrases:
+        return 0.9
+    if any(len(p) >= 5 and _edit_distance_at_most_one(label, p) for p in phrases):
+        return 0.9
+    return 0.0
+
+
+def _edit_distance_at_most_one(a: str, b: str) -> bool:
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = j = edits = 0
+    while i < len(a) and j < len(b):
+        if a[i] != b[j]:
+            edits += 1
+            if edits > 1:
+                return False
+            if len(a) == len(b):
+                i += 1
+            j += 1
+            continue
+        i += 1
+        j += 1
+    return edits + (len(b) - j) <= 1
+
+
+def words_matching(words: Sequence[Word], pattern: re.Pattern[str]) -> list[Word] | None:
+    """The words covering the first match of `pattern` in the words' joined text, if any."""
+    text, starts = "", []
+    for word in words:
+        if text:
+            text += " "
+        starts.append(len(text))
+        text += word.text
+    match = pattern.search(text)
+    if not match:
+        return None
+    covered = [w for w, s in zip(words, starts) if s < match.end() and s + len(w.text) > match.start()]
+    return covered or None
+
+
+def tokens(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
