@@ -52,7 +52,8 @@ class KeyValue:
         return min(w.confidence for w in [*self.key, *self.value]) * self.association
 
 
-def _terminates_key(word: Word) -> bool:
+def terminates_key(word: Word) -> bool:
+    """A word that ends a printed label: "Date:", "TR#", or a lone "#"."""
     return len(word.text) > 1 and word.text[-1] in ":#" and not word.text[:-1].isdigit() or word.text == "#"
 
 
@@ -80,11 +81,11 @@ def key_values(page: Page, labels: Iterable[str] = ()) -> list[KeyValue]:
             if line.id in used or any(p.key[0] in line.words for p in pairs):
                 continue
             right = row[i + 1] if i + 1 < len(row) else None
-            terminated = _terminates_key(line.words[-1])
+            terminated = terminates_key(line.words[-1])
             label_score = _known(line.text, known)
             association = 0.0
             value_line: Line | None = None
-            if right is not None and right.id not in used and not _terminates_key(right.words[-1]):
+            if right is not None and right.id not in used and not terminates_key(right.words[-1]):
                 if terminated:
                     association, value_line = SAME_ROW_AFTER_TERMINATOR, right
                 elif label_score and _value_like(right.text):
@@ -94,7 +95,7 @@ def key_values(page: Page, labels: Iterable[str] = ()) -> list[KeyValue]:
                     association, value_line = SAME_ROW_BY_VALUE_SHAPE, right
             elif right is None and (terminated or label_score):
                 value_line = _below(line, rows[r + 1] if r + 1 < len(rows) else [], height)
-                if value_line is not None and value_line.id not in used and not _terminates_key(value_line.words[-1]):
+                if value_line is not None and value_line.id not in used and not terminates_key(value_line.words[-1]):
                     association = BELOW_AFTER_TERMINATOR if terminated else BELOW_KNOWN_LABEL * label_score
                 else:
                     value_line = None
@@ -107,7 +108,7 @@ def key_values(page: Page, labels: Iterable[str] = ()) -> list[KeyValue]:
 def _inline_pairs(line: Line, known: frozenset[str], page: int) -> list[KeyValue]:
     """"Label: value" pairs inside one line (several per line when several labels end in ':')."""
     words = line.words
-    ends = [i for i, w in enumerate(words[:-1]) if _terminates_key(w)]
+    ends = [i for i, w in enumerate(words[:-1]) if terminates_key(w)]
     pairs = []
     for n, end in enumerate(ends):
         start = _key_start(words, end, first=n == 0, previous_end=ends[n - 1] if n else -1, known=known)
@@ -222,7 +223,7 @@ def _table(run: list[list[Line]], columns: list[list[float]], page: int) -> Tabl
     if len(columns) < 2:
         return None
     # Rows that are mostly "Label:" lines are a form laid out in columns, not a table.
-    if sum(any(_terminates_key(ln.words[-1]) for ln in row) for row in run) * 2 >= len(run):
+    if sum(any(terminates_key(ln.words[-1]) for ln in row) for row in run) * 2 >= len(run):
         return None
     grid = [[[w for ln in row if _column_of(ln, columns) == c for w in ln.words] for c in range(len(columns))]
             for row in run]

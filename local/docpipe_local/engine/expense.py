@@ -1,0 +1,383 @@
+"""AnalyzeExpense: summary fields and line items read off a page by label/value proximity.
+
+Every value is text printed on the page. Confidences combine the OCR confidence of the words with
+how the association was made: an exact label with its value on the same row scores higher than a
+fuzzy label, a value on the line below, or a field known only by its position (the vendor name at
+the top, an unlabelled date).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from docpipe_local.engine import forms
+from docpipe_local.engine.blocks import text_blocks
+from docpipe_local.engine.layout import Box, Line, Page, Quad, Word, geometry, median_height
+from docpipe_local.engine.text import (AMOUNT, DATE, PHONE, currency_of, is_address_line, label_match,
+                                       normalize_label, words_matching)
+
+SUMMARY_LABELS: dict[str, tuple[str, ...]] = {
+    "SUBTOTAL": ("SUBTOTAL", "SUB TOTAL", "SUBTOTAL AMOUNT", "NET TOTAL"),
+    "TAX": ("TAX", "SALES TAX", "VAT", "GST", "HST", "PST", "TAX AMOUNT", "TOTAL TAX", "TAXES"),
+    "TOTAL": ("TOTAL", "GRAND TOTAL", "TOTAL AMOUNT", "INVOICE TOTAL", "TOTAL SALE"),
+    "AMOUNT_DUE": ("AMOUNT DUE", "BALANCE DUE", "TOTAL DUE", "BALANCE", "PLEASE PAY", "AMOUNT PAYABLE"),
+    "AMOUNT_PAID": ("AMOUNT PAID", "PAID", "TEND", "TENDER", "TENDERED", "CASH", "PAYMENT", "PAYMENT RECEIVED"),
+    "GRATUITY": ("TIP", "GRATUITY"),
+    "DISCOUNT": ("DISCOUNT", "DISCOUNTS"),
+    "INVOICE_RECEIPT_ID": ("INVOICE NUMBER", "INVOICE NO", "INVOICE #", "INVOICE ID", "INV #", "INV NO",
+                           "RECEIPT #", "RECEIPT NO", "RECEIPT NUMBER", "BILL NO", "BILL #", "BILL NUMBER"),
+    "INVOICE_RECEIPT_DATE": ("DATE", "INVOICE DATE", "RECEIPT DATE", "DATE OF ISSUE", "ISSUE DATE", "DATE ISSUED",
+                             "BILL DATE", "TRANSACTION DATE"),
+    "DUE_DATE": ("DUE DATE", "PAYMENT DUE", "DUE", "DUE BY", "PAY BY", "PAYMENT DUE DATE"),
+    "PO_NUMBER": ("PO", "PO #", "PO NO", "PO NUMBER", "P O", "P O #", "P O NUMBER", "PURCHASE ORDER",
+                  "PURCHASE ORDER NUMBER", "PURCHASE ORDER #"),
+    "PAYMENT_TERMS": ("TERMS", "PAYMENT TERMS"),
+    "VENDOR_PHONE": ("PHONE", "TEL", "TELEPHONE", "PH"),
+}
+_MONEY = {"SUBTOTAL", "TAX", "TOTAL", "AMOUNT_DUE", "AMOUNT_PAID", "GRATUITY", "DISCOUNT"}
+_DATES = {"INVOICE_RECEIPT_DATE", "DUE_DATE"}
+_IDS = {"INVOICE_RECEIPT_ID", "PO_NUMBER"}
+_TAX_WORDS = {"TAX", "VAT", "GST", "HST", "PST"}
+RECEIVER_LABELS = ("BILL TO", "BILLED TO", "SOLD TO", "INVOICE TO", "CUSTOMER")
+_TITLES = {"INVOICE", "RECEIPT", "TAX INVOICE", "SALES RECEIPT", "STATEMENT", "BILL", "QUOTE", "ESTIMATE",
+           "CUSTOMER COPY", "COPY", "ORIGINAL", "DUPLICATE"}
+HEADER_LABELS: dict[str, tuple[str, ...]] = {
+    "ITEM": ("DESCRIPTION", "ITEM DESCRIPTION", "ITEM", "PRODUCT", "SERVICE", "DETAILS", "PARTICULARS"),
+    "PRODUCT_CODE": ("ITEM #", "ITEM NO", "SKU", "CODE", "ITEM CODE", "PART #", "PART NO", "PRODUCT CODE"),
+    "QUANTITY": ("QTY", "QUANTITY", "HOURS", "HRS", "UNITS"),
+    "UNIT_PRICE": ("UNIT PRICE", "PRICE", "RATE", "UNIT COST", "PRICE EACH", "EACH"),
+    "PRICE": ("AMOUNT", "TOTAL", "LINE TOTAL", "EXT PRICE", "EXTENDED PRICE"),
+}
+ALL_LABELS = frozenset(p for phrases in SUMMARY_LABELS.values() for p in phrases) | set(RECEIVER_LABELS)
+
+# Association factors (see the module docstring).
+_BY_POSITION = 0.85  # vendor name/address/phone from the top of the page
+_WEAK_POSITION = 0.7
+_UNLABELLED_DATE = 0.9
+_AMBIGUOUS_DATE = 0.65
+_COLUMN_HEADER = 0.95  # line item field under a recognised column header
+_ROW_SHAPE = 0.85  # line item field by its place in the row (no header)
+
+
+@dataclass
+class _Field:
+    type: str
+    type_confidence: float
+    value: Sequence[Word]
+    value_confidence: float
+    label: Sequence[Word] = ()
+    value_text: str | None = None  # multi-line values (addresses) joined with newlines
+    polygon: Quad | None = None
+
+
+def expense_document(page: Page, index: int) -> dict[str, Any]:
+    """One ExpenseDocument for the page: SummaryFields, LineItemGroups and the page's blocks."""
+    rows = page.rows()
+    items, item_rows = _line_items(rows, page)
+    in_items = {w.id for row in item_rows for line in row for w in line.words}
+    fields: list[_Field] = []
+    used: set[str] = set(in_items)
+
+    for pair in forms.key_values(page, ALL_LABELS):
+        if any(w.id in used for w in [*pair.key, *pair.value]):
+            continue
+        field = _labelled(pair)
+        if field is not None:
+            fields.append(field)
+            used.update(w.id for w in [*pair.key, *pair.value])
+    fields.extend(_receiver(page, rows, used))
+    fields.extend(_vendor(page, rows, used, first_item_row=_first_row_index(rows, item_rows)))
+    if not any(f.type == "INVOICE_RECEIPT_DATE" for f in fields):
+        fields.extend(_unlabelled_date(page, used))
+
+    fields.sort(key=lambda f: (Box.union(w.box for w in f.value).top, Box.union(w.box for w in f.value).left))
+    return {
+        "ExpenseIndex": index,
+        "SummaryFields": [_field_json(f, page.number) for f in fields],
+        "LineItemGroups": [{"LineItemGroupIndex": 1, "LineItems": items}] if items else [],
+        "Blocks": text_blocks(page),
+    }
+
+
+# -- labelled summary fields -------------------------------------------------------------------------
+def summary_type(label: str) -> tuple[str, float] | None:
+    """The summary field type a printed label names, with how surely."""
+    best: tuple[str, float] | None = None
+    for kind, phrases in SUMMARY_LABELS.items():
+        score = label_match(label, phrases)
+        if score and (best is None or score > best[1]):
+            best = (kind, score)
+    last_word = normalize_label(label).split()[-1:]
+    if best is None and last_word and last_word[0] in _TAX_WORDS:
+        best = ("TAX", 0.9)  # "CA TAX 7.75%", "STATE SALES TAX"
+    return best
+
+
+def _labelled(pair: forms.KeyValue) -> _Field | None:
+    typed = summary_type(pair.key_text)
+    if typed is not None:
+        kind, score = typed
+        pattern = AMOUNT if kind in _MONEY else DATE if kind in _DATES else PHONE if kind == "VENDOR_PHONE" else None
+        value = words_matching(pair.value, pattern) if pattern else pair.value
+        if value and (kind not in _IDS or re.search(r"\d", " ".join(w.text for w in value))):
+            certainty = pair.association * score
+            return _Field(kind, 100 * certainty, value, _min_conf(value) * certainty, pair.key)
+    # Any other printed label with its value: Textract reports these as OTHER.
+    return _Field("OTHER", 100 * pair.association, pair.value, pair.confidence, pair.key)
+
+
+# -- receiver (Bill To) ------------------------------------------------------------------------------
+def _receiver(page: Page, rows: list[list[Line]], used: set[str]) -> list[_Field]:
+    height = median_height(page.lines)
+    for r, row in enumerate(rows):
+        for line in row:
+            score = label_match(line.text, RECEIVER_LABELS)
+            if not score or any(w.id in used for w in line.words):
+                continue
+            block = _block_below(line, rows[r + 1:], height, used)
+            if not block:
+                continue
+            used.update(w.id for w in line.words)
+            name, rest = block[0], [ln for ln in block[1:] if is_address_line(ln.text)]
+            fields = [_Field("RECEIVER_NAME", 100 * score * _BY_POSITION, name.words,
+                             _min_conf(name.words) * score * _BY_POSITION, line.words)]
+            used.update(w.id for w in name.words)
+            if rest:
+                words = [w for ln in rest for w in ln.words]
+                fields.append(_Field("RECEIVER_ADDRESS", 100 * score * _BY_POSITION, words,
+                                     _min_conf(words) * score * _BY_POSITION, line.words,
+                                     value_text="\n".join(ln.text for ln in rest),
+                                     polygon=Box.union(ln.box for ln in rest).quad()))
+                used.update(w.id for w in words)
+            return fields
+    return []
+
+
+def _block_below(label: Line, rows: list[list[Line]], height: float, used: set[str]) -> list[Line]:
+    """Lines left-aligned under `label`, row after row, until a gap or the alignment breaks."""
+    block: list[Line] = []
+    bottom = label.box.bottom
+    for row in rows:
+        aligned = [ln for ln in row if abs(ln.box.left - label.box.left) <= 2 * height]
+        if not aligned or aligned[0].box.top - bottom > 1.5 * height:
+            break
+        line = aligned[0]
+        bottom = line.box.bottom
+        if not any(w.id in used for w in line.words) and not forms.terminates_key(line.words[-1]):
+            block.append(line)
+    return block[:5]
+
+
+# -- vendor --------------------------------------------------------------------------------------------
+def _vendor(page: Page, rows: list[list[Line]], used: set[str], first_item_row: int) -> list[_Field]:
+    """Vendor name (the largest text among the first lines that read like a name), the address
+    lines under it, and the first phone number, all above the line items."""
+    header_rows = [row for row in rows[:first_item_row] if row[0].box.top < 0.4]
+    candidates = [(r, [ln for ln in row if _name_like(ln, used)]) for r, row in enumerate(header_rows)]
+    candidates = [(r, lines) for r, lines in candidates if lines][:3]
+    fields: list[_Field] = []
+    if candidates:
+        # The name is the first of the top candidate rows set in the largest type; it is surer when
+        # that is also the topmost one.
+        tallest = max(max(ln.box.height for ln in lines) for _, lines in candidates)
+        name_row, lines = next((r, lines) for r, lines in candidates
+                               if max(ln.box.height for ln in lines) >= 0.95 * tallest)
+        # Several lines of one row in the same large type are one name ("MEGA" "BIGBOX").
+        lines = [ln for ln in lines if ln.box.height >= 0.7 * max(x.box.height for x in lines)]
+        words = [w for ln in lines for w in ln.words]
+        factor = _BY_POSITION if name_row == candidates[0][0] else _WEAK_POSITION
+        fields.append(_Field("VENDOR_NAME", 100 * factor, words, _min_conf(words) * factor,
+                             polygon=Box.union(ln.box for ln in lines).quad()))
+        used.update(w.id for w in words)
+        name_box = Box.union(ln.box for ln in lines)
+        address = [ln for row in header_rows[name_row + 1:] for ln in row
+                   if is_address_line(ln.text) and ln.box.x_overlap(name_box) > 0
+                   and not any(w.id in used for w in ln.words)]
+        if address:
+            words = [w for ln in address for w in ln.words]
+            fields.append(_Field("VENDOR_ADDRESS", 100 * _BY_POSITION, words, _min_conf(words) * _BY_POSITION,
+                                 value_text="\n".join(ln.text for ln in address),
+                                 polygon=Box.union(ln.box for ln in address).quad()))
+            used.update(w.id for w in words)
+    for row in header_rows:
+        for line in row:
+            phone = words_matching(line.words, PHONE)
+            if phone and not any(w.id in used for w in phone) and not any(f.type == "VENDOR_PHONE" for f in fields):
+                fields.append(_Field("VENDOR_PHONE", 100 * _BY_POSITION, phone, _min_conf(phone) * _BY_POSITION))
+                used.update(w.id for w in phone)
+    return fields
+
+
+def _name_like(line: Line, used: set[str]) -> bool:
+    text = line.text
+    letters = sum(ch.isalpha() for ch in text)
+    return (letters >= 3 and letters >= 0.6 * len(text.replace(" ", ""))
+            and not any(w.id in used for w in line.words) and normalize_label(text) not in _TITLES
+            and not (AMOUNT.search(text) or DATE.search(text) or PHONE.search(text) or "@" in text)
+            and not is_address_line(text) and not summary_type(text) and not forms.terminates_key(line.words[-1]))
+
+
+# -- unlabelled date -----------------------------------------------------------------------------------
+def _unlabelled_date(page: Page, used: set[str]) -> list[_Field]:
+    """The first printed date when no label names one; less sure when several dates differ."""
+    found = [(line, words) for line in page.lines if (words := words_matching(line.words, DATE))
+             and not any(w.id in used for w in words)]
+    if not found:
+        return []
+    texts = {" ".join(w.text for w in words) for _, words in found}
+    factor = _UNLABELLED_DATE if len(texts) == 1 else _AMBIGUOUS_DATE
+    words = found[0][1]
+    used.update(w.id for w in words)
+    return [_Field("INVOICE_RECEIPT_DATE", 100 * factor, words, _min_conf(words) * factor)]
+
+
+# -- line items ----------------------------------------------------------------------------------------
+@dataclass
+class _Column:
+    type: str
+    label: list[Word]
+    left: float
+    right: float
+
+
+def _line_items(rows: list[list[Line]], page: Page) -> tuple[list[dict[str, Any]], list[list[Line]]]:
+    """Line items: rows with a description and an amount, after the column header (if any) and
+    before the first subtotal/total row. Returns the items and the rows they (and the header) used."""
+    header_at, columns = _header(rows)
+    start = header_at + 1 if columns else 0
+    items, used_rows = [], [rows[header_at]] if columns else []
+    for row in rows[start:]:
+        if _is_summary_row(row):
+            break
+        if not any(AMOUNT.search(ln.text) for ln in row):
+            continue
+        item = _item_from_columns(row, columns, page.number) if columns else _item_from_shape(row, page.number)
+        if item is not None:
+            items.append(item)
+            used_rows.append(row)
+    return items, used_rows
+
+
+def _is_summary_row(row: list[Line]) -> bool:
+    typed = summary_type(row[0].text)
+    return typed is not None and typed[0] in _MONEY
+
+
+def _header(rows: list[list[Line]]) -> tuple[int, list[_Column]]:
+    """The first row that reads as column headers of at least two kinds (e.g. Description, Qty, Amount)."""
+    for r, row in enumerate(rows):
+        if any(AMOUNT.search(ln.text) for ln in row):
+            continue
+        columns = [c for ln in row for c in _header_phrases(ln.words)]
+        if len({c.type for c in columns}) >= 2 and \
+                sum(len(c.label) for c in columns) >= 0.7 * sum(len(ln.words) for ln in row):
+            if not any(c.type == "PRICE" for c in columns):
+                # A lone "Price" column next to a quantity is the line's price, not a unit price.
+                for c in columns:
+                    if c.type == "UNIT_PRICE" and normalize_label(" ".join(w.text for w in c.label)) == "PRICE":
+                        c.type = "PRICE"
+            return r, columns
+    return -1, []
+
+
+def _header_phrases(words: list[Word]) -> list[_Column]:
+    """Greedy longest matches of header phrases over a line's words."""
+    columns, i = [], 0
+    while i < len(words):
+        for size in (3, 2, 1):
+            chunk = words[i:i + size]
+            kind = next((k for k, phrases in HEADER_LABELS.items()
+                         if len(chunk) == size and normalize_label(" ".join(w.text for w in chunk)) in phrases), None)
+            if kind:
+                box = Box.union(w.box for w in chunk)
+                columns.append(_Column(kind, chunk, box.left, box.right))
+                i += size
+                break
+        else:
+            i += 1
+    return columns
+
+
+def _item_from_columns(row: list[Line], columns: list[_Column], page: int) -> dict[str, Any] | None:
+    cells: dict[int, list[Word]] = {}
+    for line in row:
+        box = line.box
+        best = max(range(len(columns)), key=lambda c: (min(box.right, columns[c].right) - max(box.left, columns[c].left),
+                                                       -abs(box.center_x - (columns[c].left + columns[c].right) / 2)))
+        cells.setdefault(best, []).extend(line.words)
+    fields = []
+    for c, words in sorted(cells.items()):
+        column = columns[c]
+        value = words_matching(words, AMOUNT) if column.type in ("PRICE", "UNIT_PRICE") else words
+        if value:
+            fields.append(_item_field(column.type, value, _COLUMN_HEADER, page, column.label))
+    if not any(f["Type"]["Text"] == "PRICE" for f in fields):
+        return None
+    return _item(fields, row, _COLUMN_HEADER, page)
+
+
+def _item_from_shape(row: list[Line], page: int) -> dict[str, Any] | None:
+    """No header: description at the left, amounts at the right (the last one is the price)."""
+    amounts = [(ln, words) for ln in row if (words := words_matching(ln.words, AMOUNT))]
+    first_amount = amounts[0][0].box.left
+    text = [ln for ln in row if ln.box.right <= first_amount and sum(ch.isalpha() for ch in ln.text) >= 2]
+    if not text:
+        return None
+    fields = [_item_field("ITEM", [w for ln in text for w in ln.words], _ROW_SHAPE, page)]
+    quantity = [ln for ln in row if ln.box.left >= text[-1].box.right and ln.box.right <= first_amount
+                and re.fullmatch(r"\d{1,4}", ln.text)]
+    if quantity:
+        fields.append(_item_field("QUANTITY", quantity[0].words, _ROW_SHAPE, page))
+    if len(amounts) >= 2:
+        fields.append(_item_field("UNIT_PRICE", amounts[-2][1], _ROW_SHAPE, page))
+    fields.append(_item_field("PRICE", amounts[-1][1], _ROW_SHAPE, page))
+    return _item(fields, row, _ROW_SHAPE, page)
+
+
+def _item(fields: list[dict[str, Any]], row: list[Line], factor: float, page: int) -> dict[str, Any]:
+    words = [w for ln in row for w in ln.words]
+    expense_row = {"Type": {"Text": "EXPENSE_ROW", "Confidence": 100 * factor},
+                   "ValueDetection": {"Text": " ".join(ln.text for ln in row),
+                                      "Geometry": geometry(Box.union(ln.box for ln in row).quad()),
+                                      "Confidence": _min_conf(words) * factor},
+                   "PageNumber": page}
+    return {"LineItemExpenseFields": [*fields, expense_row]}
+
+
+def _item_field(kind: str, value: Sequence[Word], factor: float, page: int,
+                label: Sequence[Word] = ()) -> dict[str, Any]:
+    return _field_json(_Field(kind, 100 * factor, value, _min_conf(value) * factor, label), page)
+
+
+# -- JSON ----------------------------------------------------------------------------------------------
+def _field_json(field: _Field, page: int) -> dict[str, Any]:
+    text = field.value_text if field.value_text is not None else " ".join(w.text for w in field.value)
+    polygon = field.polygon or forms.value_polygon(field.value)
+    result: dict[str, Any] = {"Type": {"Text": field.type, "Confidence": field.type_confidence}}
+    if field.label:
+        result["LabelDetection"] = {"Text": " ".join(w.text for w in field.label),
+                                    "Geometry": geometry(forms.value_polygon(field.label)),
+                                    "Confidence": statistics.mean(w.confidence for w in field.label)}
+    result["ValueDetection"] = {"Text": text, "Geometry": geometry(polygon), "Confidence": field.value_confidence}
+    result["PageNumber"] = page
+    if field.type in _MONEY or field.type in ("PRICE", "UNIT_PRICE") or field.type == "OTHER" and AMOUNT.search(text):
+        label = " ".join(w.text for w in field.label)
+        code = currency_of(text) or currency_of(label)
+        if code:
+            result["Currency"] = {"Code": code}
+    return result
+
+
+def _min_conf(words: Sequence[Word]) -> float:
+    return min(w.confidence for w in words)
+
+
+def _first_row_index(rows: list[list[Line]], item_rows: list[list[Line]]) -> int:
+    if not item_rows:
+        return len(rows)
+    first = item_rows[0]
+    return next(i for i, row in enumerate(rows) if row is first)
