@@ -291,7 +291,10 @@ def choice_engine() -> Iterator[tuple[Any, Any]]:
             before = set(threading.enumerate())
             execution = sfn.start_execution(
                 stateMachineArn=arn, name=f"run-{next(runs)}",
-                input=json.dumps({"circuit": {"parks": parks, "breaker": breaker_result}}))["executionArn"]
+                input=json.dumps({"circuit": {"parks": parks, "check": {
+                    "breaker": breaker_result,
+                    "checkedAt": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                }}}))["executionArn"]
             join_new_threads(before)
             described = sfn.describe_execution(executionArn=execution)
             assert described["status"] == "SUCCEEDED", described
@@ -313,8 +316,8 @@ def test_circuit_choice_sends_documents_to_textract_while_closed(choice_engine: 
 def test_circuit_choice_parks_documents_while_open_and_gives_up_after_five_parks(
         choice_engine: tuple[Any, Any]) -> None:
     ddb, run = choice_engine
-    # GIVEN an OPEN breaker
-    trip(ddb)
+    # GIVEN a breaker that has just opened (its cool-down ends in the future)
+    trip(ddb, at=time.time())
     item = stored_item(ddb)
     # WHEN documents reach IsCircuitOpen after 0..5 parks
     branches = [run(item, parks) for parks in range(6)]
@@ -322,11 +325,6 @@ def test_circuit_choice_parks_documents_while_open_and_gives_up_after_five_parks
     assert branches == ["ParkForCircuit"] * 5 + ["CircuitStillOpen"]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG (ASL + breaker): IsCircuitOpen sends every OPEN breaker to ParkForCircuit/CircuitStillOpen without "
-    "comparing openUntil with the current time, and only StartTextract's admit() can move OPEN to HALF_OPEN. "
-    "Once OPEN the breaker never reaches HALF_OPEN: every later document parks 5 times and ends FAILED "
-    "CIRCUIT_OPEN, and Textract is never probed again."))
 def test_an_open_breaker_past_its_cool_down_lets_a_document_reach_start_textract(
         choice_engine: tuple[Any, Any]) -> None:
     ddb, run = choice_engine

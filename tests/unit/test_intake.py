@@ -160,11 +160,6 @@ def test_start_execution_propagates_other_errors(state_machine: tuple[Any, str])
         start_execution(sfn, arn.replace(":pipeline", ":missing"), upload)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG (minor, metrics/logs): StartExecution on a STANDARD workflow is idempotent for the same name AND input "
-    "while the first execution is still open: it succeeds instead of raising ExecutionAlreadyExists (AWS API "
-    "reference; moto models it). start_execution() then returns True for a duplicate delivery, so the Starter "
-    "logs started=True and counts DocumentsReceived instead of DuplicateDeliveries. Nothing runs twice."))
 def test_a_duplicate_delivery_while_the_first_execution_runs_is_reported_as_duplicate(
         state_machine: tuple[Any, str]) -> None:
     sfn, arn = state_machine
@@ -175,6 +170,6 @@ def test_a_duplicate_delivery_while_the_first_execution_runs_is_reported_as_dupl
     assert execution["status"] == "RUNNING"
     # WHEN SQS delivers the same event again
     started = start_execution(sfn, arn, upload)
-    # THEN no second execution exists (true today) and the call reports a duplicate (False)
+    # THEN no second execution exists and the call reports a duplicate (False)
     assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 1
     assert started is False

@@ -287,12 +287,15 @@ def test_materialize_pages_through_get_and_writes_numbered_objects(textract: tup
     stub.add_response("get_document_analysis", pages[1], {"JobId": JOB_ID, "MaxResults": 1000, "NextToken": "t1"})
     stub.add_response("get_document_analysis", pages[2], {"JobId": JOB_ID, "MaxResults": 1000, "NextToken": "t2"})
     state = loop_state(status="SUCCEEDED")
+    # AND a stale page 1 left by an earlier attempt that failed half way
+    fallback = state["rawPrefix"].rstrip("/") + "-pages/"
+    s3.put_object(Bucket=BUCKET, Key=f"{fallback}1", Body=b'{"stale": true}')
     # WHEN the result is materialized
-    count = jobs.materialize_async_result(client, s3, state=state, bucket=BUCKET)
-    # THEN each page is stored as <rawPrefix>1..3 and reads back in order
-    assert count == 3
-    assert [read_json(s3, f"{state['rawPrefix']}{n}") for n in (1, 2, 3)] == pages
-    assert list(jobs.iter_raw_pages(s3, bucket=BUCKET, prefix=state["rawPrefix"])) == pages
+    prefix = jobs.materialize_async_result(client, s3, state=state, bucket=BUCKET)
+    # THEN every page is (re)written as <prefix>1..3, apart from Textract's own output prefix, in order
+    assert prefix == fallback
+    assert [read_json(s3, f"{prefix}{n}") for n in (1, 2, 3)] == pages
+    assert list(jobs.iter_raw_pages(s3, bucket=BUCKET, prefix=prefix)) == pages
 
 
 def test_materialize_leaves_textract_output_alone(textract: tuple[Any, Stubber], s3: Any) -> None:
@@ -302,9 +305,10 @@ def test_materialize_leaves_textract_output_alone(textract: tuple[Any, Stubber],
     for name in ("1", "2", ".s3_access_check"):
         s3.put_object(Bucket=BUCKET, Key=f"{state['rawPrefix']}{name}", Body=b"{}")
     # WHEN the result is materialized (the stub has no responses: any Textract call would fail)
-    count = jobs.materialize_async_result(client, s3, state=state, bucket=BUCKET)
-    # THEN nothing is fetched and the stored pages are counted
-    assert count == 2
+    prefix = jobs.materialize_async_result(client, s3, state=state, bucket=BUCKET)
+    # THEN nothing is fetched and Textract's prefix is the one to read
+    assert prefix == state["rawPrefix"]
+    assert len(list(jobs.iter_raw_pages(s3, bucket=BUCKET, prefix=prefix))) == 2
 
 
 def test_materialize_of_a_sync_result_makes_no_calls(textract: tuple[Any, Stubber], s3: Any) -> None:
@@ -314,7 +318,7 @@ def test_materialize_of_a_sync_result_makes_no_calls(textract: tuple[Any, Stubbe
     s3.put_object(Bucket=BUCKET, Key=f"{state['rawPrefix']}1", Body=b"{}")
     # WHEN it is materialized
     # THEN Textract is not called
-    assert jobs.materialize_async_result(client, s3, state=state, bucket=BUCKET) == 1
+    assert jobs.materialize_async_result(client, s3, state=state, bucket=BUCKET) == state["rawPrefix"]
 
 
 def test_materialize_translates_get_errors(textract: tuple[Any, Stubber], s3: Any) -> None:
@@ -353,8 +357,8 @@ def test_stored_pages_are_counted_across_listing_pages(textract: tuple[Any, Stub
         listing.add_response("list_objects_v2", {
             "IsTruncated": False, "KeyCount": 2, "Contents": [{"Key": f"{prefix}10"}, {"Key": f"{prefix}2"}]},
             {"Bucket": BUCKET, "Prefix": prefix, "ContinuationToken": "more"})
-        # WHEN the stored result is counted (Textract is a stub with no responses)
-        count = jobs.materialize_async_result(client, s3, state=state, bucket=BUCKET)
-        # THEN both listing pages were read and every numbered page counted
-        assert count == 3
+        # WHEN the stored result is looked for (Textract is a stub with no responses)
+        found = jobs.materialize_async_result(client, s3, state=state, bucket=BUCKET)
+        # THEN both listing pages were read and Textract's own output is used
+        assert found == prefix
         listing.assert_no_pending_responses()

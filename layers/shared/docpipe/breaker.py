@@ -10,6 +10,7 @@ an ISO timestamp so a Wait state can use it directly.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -53,7 +54,8 @@ def breaker_key(dependency: str) -> dict[str, Any]:
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    # Rounded up: a Wait on this timestamp must not end before the cool-down really has.
+    return datetime.fromtimestamp(math.ceil(epoch), timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def read(ddb: Any, table: str, dependency: str) -> BreakerState:

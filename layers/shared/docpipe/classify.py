@@ -41,6 +41,9 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
                  "nationality", "identity card"),
 }
 
+# Whole words only: "dob" must not match "Adobe", nor "class" "classic".
+_KEYWORD_PATTERNS = {t: [re.compile(rf"(?<![a-z]){re.escape(w)}(?![a-z])") for w in words] for t, words in _KEYWORDS.items()}
+
 # Textract Queries per docType that uses them (insurance); aliases become field names.
 QUERIES: dict[str, list[dict[str, str]]] = {
     "insurance": [
@@ -79,8 +82,8 @@ def doc_type_from_key(key: str, incoming_prefix: str) -> str | None:
 
 def doc_type_from_text(text: str) -> str | None:
     """The docType whose keywords the text hits most (at least twice), or None."""
-    lowered = text.lower()
-    scores = {t: sum(1 for word in words if word in lowered) for t, words in _KEYWORDS.items()}
+    lowered = " ".join(text.lower().split())
+    scores = {t: sum(1 for pattern in patterns if pattern.search(lowered)) for t, patterns in _KEYWORD_PATTERNS.items()}
     best = max(scores, key=lambda t: scores[t])
     if scores[best] < 2 or list(scores.values()).count(scores[best]) > 1:
         return None

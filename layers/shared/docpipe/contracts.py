@@ -63,6 +63,7 @@ class TextractState(TypedDict):
     mode: str
     jobId: str | None
     status: str
+    statusMessage: str
     rawPrefix: str
     pollCount: int
     waitSeconds: int

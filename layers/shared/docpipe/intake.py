@@ -44,9 +44,22 @@ def upload_from_event(body: str | dict[str, Any], incoming_prefix: str) -> Execu
             "size": int(obj.get("size") or 0), "etag": str(obj.get("etag") or obj.get("eTag") or "")}
 
 
+def execution_arn(state_machine_arn: str, uid: str) -> str:
+    """The ARN the upload's execution has (or will have)."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + execution_name(uid)
+
+
 def start_execution(sfn: Any, state_machine_arn: str, upload: ExecutionInput) -> bool:
     """Start the pipeline for one upload. False when this upload's execution already exists
     (a duplicate delivery: dropped, so nothing is processed or billed twice)."""
+    # StartExecution is idempotent while a same-named execution with the same input still runs
+    # (it returns that execution), so a redelivery during processing is recognised by looking first.
+    try:
+        sfn.describe_execution(executionArn=execution_arn(state_machine_arn, upload["uploadId"]))
+        return False
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+            raise
     try:
         sfn.start_execution(stateMachineArn=state_machine_arn, name=execution_name(upload["uploadId"]),
                             input=json.dumps(upload))

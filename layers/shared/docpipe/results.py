@@ -48,8 +48,7 @@ def normalize_document(
     locale: str,
 ) -> NormalizedSummary:
     """Normalize the stored raw result, validate it against its schema, store it; return a summary."""
-    materialize_async_result(textract, s3, state=textract_state, bucket=bucket)
-    raw_prefix = textract_state["rawPrefix"]
+    raw_prefix = materialize_async_result(textract, s3, state=textract_state, bucket=bucket)
     doc_type = refine_doc_type(s3, bucket=bucket, raw_prefix=raw_prefix, classification=classification)
     pages = iter_raw_pages(s3, bucket=bucket, prefix=raw_prefix)
     doc = normalize(doc_type, pages, threshold=threshold, locale=locale, document_id=document["documentId"])

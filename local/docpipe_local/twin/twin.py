@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, TextIO
 import boto3
 from moto import mock_aws
 
-from docpipe.intake import execution_name, upload_id
+from docpipe.intake import execution_arn, upload_id
 from docpipe_local.engine import FaultPlan, LocalTextract
 from docpipe_local.twin import patches
 from docpipe_local.twin.clock import VirtualClock
@@ -298,7 +298,7 @@ class LocalTwin:
         return self._function_environment({})[name]
 
     def execution_arn(self, uid: str) -> str:
-        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + execution_name(uid)
+        return execution_arn(self.state_machine_arn, uid)
 
     def pump_intake(self) -> int:
         """Deliver the intake queue to the Starter function as the SQS event source mapping would.

@@ -174,14 +174,16 @@ def _numbered_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
     return [key for _, key in sorted(keys)]
 
 
-def materialize_async_result(textract: Any, s3: Any, *, state: TextractState, bucket: str) -> int:
-    """If OutputConfig objects are missing, page through Get* (NextToken) and store each page.
+def materialize_async_result(textract: Any, s3: Any, *, state: TextractState, bucket: str) -> str:
+    """The S3 prefix holding the complete raw result; returns it.
 
-    Returns how many result objects exist afterwards.
+    Textract's OutputConfig objects are used when present. Otherwise the result is paged through
+    Get* (NextToken) into a prefix of docpipe's own, rewritten whole on every attempt so a retry
+    after a partial write never leaves a truncated result behind.
     """
-    existing = _numbered_keys(s3, bucket, state["rawPrefix"])
-    if existing or state["mode"] == "sync":
-        return len(existing)
+    if state["mode"] == "sync" or _numbered_keys(s3, bucket, state["rawPrefix"]):
+        return state["rawPrefix"]
+    prefix = state["rawPrefix"].rstrip("/") + "-pages/"
     token: str | None = None
     number = 0
     while True:
@@ -194,11 +196,11 @@ def materialize_async_result(textract: Any, s3: Any, *, state: TextractState, bu
             raise_for_client_error(error)
         page.pop("ResponseMetadata", None)
         number += 1
-        s3.put_object(Bucket=bucket, Key=f"{state['rawPrefix']}{number}", Body=json.dumps(page).encode(),
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{number}", Body=json.dumps(page).encode(),
                       ContentType="application/json")
         token = page.get("NextToken")
         if not token:
-            return number
+            return prefix
 
 
 def iter_raw_pages(s3: Any, *, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
