@@ -94,7 +94,8 @@ def expense_document(page: Page, index: int) -> dict[str, Any]:
     if not any(f.type == "INVOICE_RECEIPT_DATE" for f in fields):
         fields.extend(_unlabelled_date(page, used))
 
-    fields.sort(key=lambda f: (Box.union(w.box for w in f.value).top, Box.union(w.box for w in f.value).left))
+    order = {w.id: i for i, w in enumerate(w for line in page.lines for w in line.words)}
+    fields.sort(key=lambda f: min(order[w.id] for w in f.value))
     return {
         "ExpenseIndex": index,
         "SummaryFields": [_field_json(f, page.number) for f in fields],

@@ -81,12 +81,13 @@ def key_values(page: Page, labels: Iterable[str] = ()) -> list[KeyValue]:
             if line.id in used or any(p.key[0] in line.words for p in pairs):
                 continue
             right = row[i + 1] if i + 1 < len(row) else None
-            terminated = terminates_key(line.words[-1])
+            terminated = terminates_key(line.words[-1]) and any(ch.isalpha() for ch in line.text)
             label_score = _known(line.text, known)
             association = 0.0
             value_line: Line | None = None
             if right is not None and right.id not in used and not terminates_key(right.words[-1]):
-                if terminated:
+                # A "No."/"#" label numbers something: its value has a digit ("Item #" over a column is a header).
+                if terminated and (line.text.endswith(":") or re.search(r"\d", right.text)):
                     association, value_line = SAME_ROW_AFTER_TERMINATOR, right
                 elif label_score and _value_like(right.text):
                     association, value_line = SAME_ROW_KNOWN_LABEL * label_score, right
@@ -116,7 +117,7 @@ def _inline_pairs(line: Line, known: frozenset[str], page: int) -> list[KeyValue
         next_start = (_key_start(words, stop, first=False, previous_end=end, known=known)
                       if n + 1 < len(ends) else stop)
         value = words[end + 1:next_start]
-        if value:
+        if value and any(ch.isalpha() for w in words[start:end + 1] for ch in w.text):
             pairs.append(KeyValue(words[start:end + 1], value, INLINE, page))
     return pairs
 

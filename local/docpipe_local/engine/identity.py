@@ -88,7 +88,8 @@ def identity_document(page: Page, index: int) -> dict[str, Any]:
     found: dict[str, _Found] = {}
     rows = page.rows()
     text = " ".join(ln.text for ln in page.lines).upper()
-    licence = bool(re.search(r"DRIVER'?S?\s+LICEN[CS]E", text))
+    words = set(re.findall(r"[A-Z]+", text))
+    licence = bool({"DRIVER", "DRIVERS"} & words and {"LICENSE", "LICENCE"} & words)
     _labelled(rows, found, median_height(page.lines))
     if licence:
         _numbered(rows, found)
@@ -109,6 +110,8 @@ def _label_of(text: str) -> tuple[str, float, str] | None:
         if len(words) < size:
             continue
         head, rest = " ".join(words[:size]), " ".join(words[size:])
+        if re.search(r"\d", head):
+            continue  # labels have no digits; "EXP 07/04/2030" is the label EXP and its value
         for kind, phrases in ID_LABELS.items():
             score = label_match(head, phrases)
             if score:
@@ -133,7 +136,8 @@ def _labelled(rows: list[list[Line]], found: dict[str, _Found], height: float) -
             if below is not None:
                 candidates.append((below.text, below.confidence, _BELOW))
             for value_text, ocr, association in candidates:
-                value = _CHECKS[kind](value_text)
+                # Another field's label next to or under this one is not its value.
+                value = _CHECKS[kind](value_text) if association == _INLINE or _label_of(value_text) is None else None
                 if value:
                     _keep(found, kind, _Found(value, ocr * score * association, _normalized(kind, value)))
                     break

@@ -134,25 +134,19 @@ def union_polygon(boxes: Iterable[Box]) -> Quad:
 def rows(lines: Iterable[Line]) -> list[list[Line]]:
     """Group lines into visual rows (top to bottom), each row's lines left to right.
 
-    A line joins the current row when it overlaps the row's vertical band by at least half of its
-    own height, so slightly skewed scans still land in one row.
+    A line joins a row when it overlaps the row's first line vertically by at least half the
+    smaller height (slightly skewed scans stay one row) and sits beside, not above or below, the
+    lines already in the row (stacked lines such as "DRIVER" over "LICENSE" are separate rows).
     """
     result: list[list[Line]] = []
-    band: Box | None = None
     for line in sorted(lines, key=lambda ln: (ln.box.center_y, ln.box.left)):
         box = line.box
-        if band is not None and _joins(box, band):
-            result[-1].append(line)
-            band = Box.union([band, box])
+        row = result[-1] if result else None
+        if row is not None and box.y_overlap(row[0].box) >= 0.5 and all(box.x_overlap(o.box) < 0.2 for o in row):
+            row.append(line)
         else:
             result.append([line])
-            band = box
     return [sorted(row, key=lambda ln: ln.box.left) for row in result]
-
-
-def _joins(box: Box, band: Box) -> bool:
-    overlap = min(box.bottom, band.bottom) - max(box.top, band.top)
-    return overlap >= 0.5 * min(box.height, band.height) and abs(box.center_y - band.center_y) < band.height
 
 
 def reading_order(lines: Iterable[Line]) -> list[Line]:
