@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator
 
+import aws_xray_sdk.core  # noqa: F401 - opens its UDP emitter socket at import: do it before sockets are disabled
 import boto3
 import pytest
 from moto import mock_aws

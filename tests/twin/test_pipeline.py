@@ -129,7 +129,8 @@ def test_failed_textract_job_ends_failed_with_the_failure_path(make_twin) -> Non
     # THEN the execution failed through TextractJobFailed → RecordFailure → DLQ
     assert ended[upload.upload_id]["status"] == "FAILED"
     visited = states_entered(twin, upload)
-    assert visited[-5:] == ["TextractJobFailed", "RecordFailure", "IsRejected", "PublishFailure", "SendToFailureQueue"]
+    assert visited[-6:] == ["TextractJobFailed", "RecordFailure", "IsRejected", "PublishFailure", "SendToFailureQueue",
+                            "DocumentFailed"]
     # AND the document and upload are recorded FAILED with the Textract code
     record = twin.upload_record(upload)
     document = twin.document_record(record["documentId"])

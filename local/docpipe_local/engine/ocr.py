@@ -11,9 +11,11 @@ from PIL import Image
 
 from docpipe_local.engine.layout import Line, Point, Quad, Word
 
-# A gap between two recognised characters this many times the line's median character pitch is a
-# word break the recogniser did not emit as a space (common on receipts printed in monospace).
-_WORD_GAP_PITCH = 1.75
+# A word break the recogniser did not emit as a space (common on receipts printed in monospace)
+# shows as a character pitch well above the line's median: more than 1.6 times it, and wider by
+# more than 0.45 line heights. Wide letters in proportional fonts ("m") stay below the second bound.
+_WORD_GAP_RATIO = 1.6
+_WORD_GAP_HEIGHTS = 0.45
 
 
 class RapidOcrReader:
@@ -51,15 +53,20 @@ def _line(result: Sequence[Any], width: int, height: int) -> Line | None:
     quad = _norm(box, width, height)
     chars, char_boxes, char_scores = (list(result[4]), list(result[3]), list(result[5])) if len(result) > 5 else ([], [], [])
     if len(chars) == len(text) == len(char_boxes) == len(char_scores) and "".join(chars) == text:
-        words = _words_from_chars(chars, [_norm(b, width, height) for b in char_boxes], char_scores)
+        line_height = abs(float(box[3][1]) - float(box[0][1]))
+        words = []
+        for group in _word_groups(chars, char_boxes, line_height):
+            first, last = char_boxes[group[0]], char_boxes[group[-1]]
+            words.append(Word("".join(chars[i] for i in group), _norm((first[0], last[1], last[2], first[3]), width, height),
+                              100 * sum(char_scores[i] for i in group) / len(group)))
     else:
         words = _proportional_words(text, quad, score)
     return Line(words, quad, score * 100) if words else None
 
 
-def _words_from_chars(chars: list[str], boxes: list[Quad], scores: list[float]) -> list[Word]:
-    """Group characters into words at spaces and at gaps much wider than the line's character pitch."""
-    centers = [(b[0][0] + b[1][0]) / 2 for b in boxes]
+def _word_groups(chars: list[str], boxes: list[Any], line_height: float) -> list[list[int]]:
+    """Character indexes grouped into words at spaces and at unusually wide gaps (boxes in pixels)."""
+    centers = [(float(b[0][0]) + float(b[1][0])) / 2 for b in boxes]
     pitches = [b - a for a, b in zip(centers, centers[1:])]
     median_pitch = statistics.median(pitches) if pitches else 0.0
     groups: list[list[int]] = [[]]
@@ -67,15 +74,12 @@ def _words_from_chars(chars: list[str], boxes: list[Quad], scores: list[float]) 
         if ch.isspace():
             groups.append([])
             continue
-        if groups[-1] and median_pitch > 0 and centers[i] - centers[groups[-1][-1]] > _WORD_GAP_PITCH * median_pitch:
-            groups.append([])
+        if groups[-1]:
+            pitch = centers[i] - centers[groups[-1][-1]]
+            if pitch > _WORD_GAP_RATIO * median_pitch and pitch - median_pitch > _WORD_GAP_HEIGHTS * line_height:
+                groups.append([])
         groups[-1].append(i)
-    words = []
-    for group in filter(None, groups):
-        first, last = boxes[group[0]], boxes[group[-1]]
-        words.append(Word("".join(chars[i] for i in group), (first[0], last[1], last[2], first[3]),
-                          100 * sum(scores[i] for i in group) / len(group)))
-    return words
+    return [group for group in groups if group]
 
 
 def _proportional_words(text: str, quad: Quad, score: float) -> list[Word]:

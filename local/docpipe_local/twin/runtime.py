@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import itertools
 import json
 import logging
@@ -63,9 +65,10 @@ class FunctionRuntime:
         self._specs: dict[str, FunctionSpec] = {}
         self._modules: dict[str, ModuleType] = {}
         self._lock = threading.RLock()
-        self._log_stream = log_stream
+        self.log_stream = log_stream
         self._prefix = f"docpipe_twin_fn{next(_instance_ids)}"
         self.invocations: list[tuple[str, bool]] = []
+        self.metrics: list[dict[str, Any]] = []
 
     def register(self, spec: FunctionSpec) -> None:
         self._specs[spec.name] = spec
@@ -95,12 +98,26 @@ class FunctionRuntime:
 
     def _route_logs(self, spec: FunctionSpec) -> None:
         """Send the functions' Powertools JSON logs to the twin's log file, not the user's terminal."""
-        if self._log_stream is None:
+        if self.log_stream is None:
             return
         service = spec.environment.get("POWERTOOLS_SERVICE_NAME", "service_undefined")
         for handler in logging.getLogger(service).handlers:
             if isinstance(handler, logging.StreamHandler):
-                handler.setStream(self._log_stream)
+                # Not setStream(): it flushes the previous stream, which an earlier twin may have closed.
+                with handler.lock:
+                    handler.stream = self.log_stream
+
+    def _collect(self, printed: str) -> None:
+        """Keep the EMF metric documents; anything else a handler printed goes to the log."""
+        for line in printed.splitlines():
+            try:
+                document = json.loads(line)
+            except ValueError:
+                document = None
+            if isinstance(document, dict) and "_aws" in document:
+                self.metrics.append(document)
+            elif self.log_stream is not None and line.strip():
+                self.log_stream.write(line + "\n")
 
     def invoke(self, name_or_arn: str, payload: bytes) -> Any:
         """Run the handler on the JSON payload; exceptions propagate unchanged (errorType = class name)."""
@@ -114,7 +131,13 @@ class FunctionRuntime:
                 module = self._module(spec)
                 handler = getattr(module, spec.handler.rsplit(".", 1)[1])
                 context = FakeLambdaContext(spec.name, spec.arn, spec.memory_mb, spec.timeout_s)
-                result = handler(event, context)
+                printed = io.StringIO()
+                try:
+                    # Powertools Metrics prints EMF documents to stdout, where CloudWatch would pick them up.
+                    with contextlib.redirect_stdout(printed):
+                        result = handler(event, context)
+                finally:
+                    self._collect(printed.getvalue())
                 ok = True
                 return result
             finally:

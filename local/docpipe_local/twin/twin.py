@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import time
 from contextlib import ExitStack
@@ -23,14 +24,14 @@ from docpipe_local.twin.runtime import FunctionRuntime, FunctionSpec
 from docpipe_local.twin.template import Resolver, UnresolvableReference, load_template
 
 ACCOUNT_ID = "123456789012"
-# Settings of the twin's own process, never of the template: fake credentials moto accepts, and
-# Powertools' X-Ray and EMF output switched off (there is no daemon and no CloudWatch here).
+# Settings of the twin's own process, never of the template: fake credentials moto accepts, X-Ray
+# off (there is no daemon here) and EMF metrics on (the runtime collects them from stdout).
 TWIN_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "false",
 }
 SKIPPED_TYPES = {"AWS::Serverless::LayerVersion", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy"}
 
@@ -111,6 +112,11 @@ class LocalTwin:
             raise TwinError(f"unknown template parameters: {', '.join(sorted(unknown))}")
         return values
 
+    @property
+    def engine_seconds(self) -> float:
+        """Wall-clock seconds the local Textract engine spent answering (OCR included)."""
+        return sum(call.seconds for call in self.engine.calls) if self.engine else 0.0
+
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> "LocalTwin":
         try:
@@ -127,6 +133,7 @@ class LocalTwin:
         saved = {k: os.environ.get(k) for k in (*TWIN_ENVIRONMENT, "AWS_DEFAULT_REGION", "AWS_REGION")}
         self._stack.callback(_restore_environment, saved)
         os.environ.update(TWIN_ENVIRONMENT)
+        self._route_moto_logs()
         os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = self.region
         self._stack.enter_context(mock_aws(config=patches.MOTO_CONFIG))
         patches.apply(self._stack, dispatch=self.runtime.invoke, on_wait=self.clock.wait,
@@ -140,6 +147,17 @@ class LocalTwin:
         self.engine.install(boto3.DEFAULT_SESSION)
         self._stack.callback(self.engine.uninstall)
         self._build()
+
+    def _route_moto_logs(self) -> None:
+        """moto logs expected conditions (an IsPresent on a missing path) at ERROR: keep them off the terminal."""
+        moto_logger = logging.getLogger("moto")
+        handler: logging.Handler = (logging.StreamHandler(self.runtime.log_stream) if self.runtime.log_stream
+                                    else logging.NullHandler())
+        saved = moto_logger.propagate
+        moto_logger.addHandler(handler)
+        moto_logger.propagate = False
+        self._stack.callback(setattr, moto_logger, "propagate", saved)
+        self._stack.callback(moto_logger.removeHandler, handler)
 
     # -- building the stack ----------------------------------------------------------------------
     def _resolver(self) -> Resolver:
