@@ -14,7 +14,7 @@ s3 = boto3.client("s3")
 textract = boto3.client("textract")
 
 
-@logger.inject_lambda_context(correlation_id_path="executionName")
+@logger.inject_lambda_context(correlation_id_path="executionName", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:

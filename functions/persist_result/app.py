@@ -15,7 +15,7 @@ ddb = boto3.client("dynamodb")
 _METRIC = {"SUCCEEDED": "DocumentsSucceeded", "NEEDS_REVIEW": "DocumentsNeedsReview"}
 
 
-@logger.inject_lambda_context(correlation_id_path="executionName")
+@logger.inject_lambda_context(correlation_id_path="executionName", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:

@@ -28,7 +28,7 @@ def handle_record(record: SQSRecord) -> None:
     metrics.add_metric(name="DocumentsReceived" if started else "DuplicateDeliveries", unit=MetricUnit.Count, value=1)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:

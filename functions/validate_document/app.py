@@ -13,7 +13,7 @@ metrics = Metrics()
 s3 = boto3.client("s3")
 
 
-@logger.inject_lambda_context(correlation_id_path="executionName")
+@logger.inject_lambda_context(correlation_id_path="executionName", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:

@@ -512,8 +512,13 @@ def test_fault_rates_are_reproducible_with_a_seed() -> None:
 
 def test_job_faults_change_how_the_job_ends(env: Env) -> None:
     location = env.put("d.pdf", text_pdf(INVOICE_PAGE))
-    start = lambda: env.textract.start_document_text_detection(DocumentLocation={"S3Object": location})["JobId"]  # noqa: E731
-    poll = lambda job: env.textract.get_document_text_detection(JobId=job)  # noqa: E731
+
+    def start() -> str:
+        return env.textract.start_document_text_detection(DocumentLocation={"S3Object": location})["JobId"]
+
+    def poll(job: str) -> dict[str, Any]:
+        return env.textract.get_document_text_detection(JobId=job)
+
     # GIVEN one job that fails, one that never finishes, one that is slow, one normal
     for kind in ("job_failed", "never_finish", "slow"):
         env.engine.faults.inject(kind)

@@ -21,7 +21,8 @@ def _child(ids: Sequence[str]) -> list[dict[str, Any]]:
 
 def text_blocks(page: Page, children: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The PAGE block (children: its lines, then `children`) followed by its LINE and WORD blocks."""
-    lines, words = [], []
+    lines: list[dict[str, Any]] = []
+    words: list[dict[str, Any]] = []
     for line in page.lines:
         lines.append({"BlockType": "LINE", "Confidence": line.confidence, "Text": line.text,
                       "Geometry": geometry(line.polygon), "Id": line.id,

@@ -11,13 +11,13 @@ from docpipe_local.engine.errors import LocalTextractError
 
 # Faults that make the call itself fail, with the error Textract answers for them.
 CALL_FAULTS = {
-    "throttle": ("ThrottlingException", "Amazon Textract is temporarily unable to process the request. "
-                                        "Try your call again."),
+    "throttle": ("ThrottlingException",
+                 "Amazon Textract is temporarily unable to process the request. Try your call again."),
     "throughput": ("ProvisionedThroughputExceededException",
                    "The number of requests exceeded your throughput limit."),
     "server": ("InternalServerError", "Amazon Textract experienced a service issue. Try your call again."),
-    "limit": ("LimitExceededException", "An Amazon Textract service limit was exceeded: too many "
-                                        "asynchronous jobs are running concurrently."),
+    "limit": ("LimitExceededException",
+              "An Amazon Textract service limit was exceeded: too many asynchronous jobs are running concurrently."),
 }
 # Faults that change how an async job started by Start* ends (the Start call itself succeeds).
 JOB_FAULTS = ("job_failed", "never_finish", "slow")

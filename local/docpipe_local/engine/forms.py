@@ -8,6 +8,7 @@ answered from the key/value pair whose key shares the most words with the questi
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 from collections.abc import Iterable, Sequence
@@ -215,7 +216,7 @@ def _merge_columns(columns: list[list[float]], row: list[Line]) -> list[list[flo
         else:
             merged.append([box.left, box.right])
     merged.sort()
-    if any(a[1] > b[0] for a, b in zip(merged, merged[1:])):
+    if any(a[1] > b[0] for a, b in itertools.pairwise(merged)):
         return None
     return merged
 

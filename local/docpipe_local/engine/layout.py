@@ -127,10 +127,6 @@ def span_polygon(words: Sequence[Word]) -> Quad:
     return (first[0], last[1], last[2], first[3])
 
 
-def union_polygon(boxes: Iterable[Box]) -> Quad:
-    return Box.union(boxes).quad()
-
-
 def rows(lines: Iterable[Line]) -> list[list[Line]]:
     """Group lines into visual rows (top to bottom), each row's lines left to right.
 

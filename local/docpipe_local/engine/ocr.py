@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import threading
 from collections.abc import Sequence
@@ -67,7 +68,7 @@ def _line(result: Sequence[Any], width: int, height: int) -> Line | None:
 def _word_groups(chars: list[str], boxes: list[Any], line_height: float) -> list[list[int]]:
     """Character indexes grouped into words at spaces and at unusually wide gaps (boxes in pixels)."""
     centers = [(float(b[0][0]) + float(b[1][0])) / 2 for b in boxes]
-    pitches = [b - a for a, b in zip(centers, centers[1:])]
+    pitches = [b - a for a, b in itertools.pairwise(centers)]
     median_pitch = statistics.median(pitches) if pitches else 0.0
     groups: list[list[int]] = [[]]
     for i, ch in enumerate(chars):

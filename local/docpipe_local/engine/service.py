@@ -25,11 +25,11 @@ from docpipe_local.engine.interception import Interceptor
 from docpipe_local.engine.layout import Page
 from docpipe_local.engine.ocr import RapidOcrReader
 
-MB = 1024 * 1024
-_SYNC_BYTES_LIMIT = 5 * MB  # Document.Bytes
-_SYNC_S3_LIMIT = 10 * MB
-_ASYNC_IMAGE_LIMIT = 10 * MB
-_ASYNC_LIMIT = 500 * MB
+_MB = 1024 * 1024
+_SYNC_BYTES_LIMIT = 5 * _MB  # Document.Bytes
+_SYNC_S3_LIMIT = 10 * _MB
+_ASYNC_IMAGE_LIMIT = 10 * _MB
+_ASYNC_LIMIT = 500 * _MB
 _MAX_RESULTS = {"GetDocumentTextDetection": 1000, "GetDocumentAnalysis": 1000, "GetExpenseAnalysis": 20}
 _START_TO_GET = {"StartDocumentTextDetection": "GetDocumentTextDetection",
                  "StartDocumentAnalysis": "GetDocumentAnalysis",
@@ -43,7 +43,7 @@ _FEATURES = {"TABLES", "FORMS", "QUERIES", "SIGNATURES", "LAYOUT"}
 _TOKEN = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 _JOB_TAG = re.compile(r"^[a-zA-Z0-9_.\-:]{1,64}$")
 _QUERY_PAGES = re.compile(r"^(?:\*|\d+(?:-(?:\d+|\*))?)$")
-FORM_LABELS = expense.ALL_LABELS | identity.ALL_LABELS
+_FORM_LABELS = expense.ALL_LABELS | identity.ALL_LABELS
 # One RapidOCR engine per process, shared by every LocalTextract (models load once, ~1 s).
 _OCR = RapidOcrReader()
 
@@ -176,6 +176,7 @@ class LocalTextract:
         if documents.page_count(data, media_type) > 1:
             raise unsupported_document("Request has unsupported document format: synchronous operations accept "
                                        "single-page documents only; use the asynchronous operations")
+        _check_query_pages(queries, 1)
         pages = documents.read_pages(data, media_type, _OCR)
         call.source = _source(pages)
         page = pages[0]
@@ -184,8 +185,7 @@ class LocalTextract:
             return {**metadata, "ExpenseDocuments": [expense.expense_document(page, 1)]}
         if operation == "DetectDocumentText":
             return {**metadata, "Blocks": blocks.text_blocks(page), _MODEL_VERSION[operation]: "1.0"}
-        _check_query_pages(queries, 1)
-        return {**metadata, "Blocks": blocks.analyze_page(page, features, _queries_for(queries, 1, 1), FORM_LABELS),
+        return {**metadata, "Blocks": blocks.analyze_page(page, features, _queries_for(queries, 1, 1), _FORM_LABELS),
                 _MODEL_VERSION[operation]: "1.0"}
 
     def _analyze_id(self, operation: str, params: dict[str, Any], call: _Call) -> dict[str, Any]:
@@ -241,13 +241,14 @@ class LocalTextract:
         else:
             # Same token, same request: the same job (even when both calls race); different request: error.
             with self._token_lock(operation, token):
-                job = self._tokens.get((operation, token))
-                if job is None:
-                    job = self._new_job(operation, params, location, fingerprint, call)
-                    self._tokens[(operation, token)] = job
-                elif job.fingerprint != fingerprint:
+                earlier = self._tokens.get((operation, token))
+                if earlier is None:
+                    job = self._tokens[(operation, token)] = self._new_job(operation, params, location, fingerprint, call)
+                elif earlier.fingerprint != fingerprint:
                     raise LocalTextractError("IdempotentParameterMismatchException",
                                              "The ClientRequestToken was reused with different parameters.")
+                else:
+                    job = earlier
         call.job_id = job.job_id
         return {"JobId": job.job_id}
 
@@ -297,7 +298,7 @@ class LocalTextract:
             return [block for page in pages for block in blocks.text_blocks(page)]
         features, queries = _features(params)
         return [block for page in pages for block in
-                blocks.analyze_page(page, features, _queries_for(queries, page.number, len(pages)), FORM_LABELS)]
+                blocks.analyze_page(page, features, _queries_for(queries, page.number, len(pages)), _FORM_LABELS)]
 
     def _get(self, operation: str, params: dict[str, Any], call: _Call) -> dict[str, Any]:
         job_id = params.get("JobId")
@@ -323,7 +324,7 @@ class LocalTextract:
             if job.duration is None or self.clock() < job.started_at + job.duration:
                 return "IN_PROGRESS"
             if job.failure is None and job.output is not None and not job.written:
-                self._write_output(job)
+                self._write_output(job, *job.output)
             return "FAILED" if job.failure is not None else "SUCCEEDED"
 
     def _page(self, job: _Job, start: int, end: int) -> dict[str, Any]:
@@ -335,11 +336,10 @@ class LocalTextract:
         page[_MODEL_VERSION[job.get_operation]] = "1.0"
         return page
 
-    def _write_output(self, job: _Job) -> None:
+    def _write_output(self, job: _Job, bucket: str, prefix: str) -> None:
         """OutputConfig: the full result as numbered objects `<prefix>/<JobId>/1, 2, …`, each the
         Get* page of at most `results_per_object` blocks (expense results split between whole
         ExpenseDocuments). A bucket that cannot be written fails the job, as on AWS."""
-        bucket, prefix = job.output  # type: ignore[misc]
         try:
             for number, (first, last) in enumerate(self._object_bounds(job), start=1):
                 self._put(bucket, f"{prefix}/{job.job_id}/{number}", json.dumps(self._page(job, first, last)).encode())

@@ -35,7 +35,9 @@ def is_address_line(text: str) -> bool:
     if _STREET.search(text) or _PO_BOX.search(text):
         return True
     match = CITY_STATE_ZIP.match(text.strip())
-    return bool(match) and ("," in text or match.group("zip") is not None) and match.group("state") not in _NO_STATE
+    if match is None:
+        return False
+    return ("," in text or match.group("zip") is not None) and match.group("state") not in _NO_STATE
 
 
 def currency_of(text: str) -> str | None:

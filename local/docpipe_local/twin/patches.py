@@ -53,7 +53,13 @@ def make_invoke(dispatch: Dispatcher) -> Callable[..., bytes]:
         except Exception as error:  # noqa: BLE001 - every handler failure must reach ErrorEquals, as on AWS
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(lambda_error_payload(error)).encode()
-        return json.dumps(result).encode()
+        try:
+            return json.dumps(result).encode()
+        except (TypeError, ValueError) as error:
+            # What the Lambda runtime reports for a return value it cannot serialise.
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": "Runtime.MarshalError",
+                               "errorMessage": f"Unable to marshal response: {error}", "stackTrace": []}).encode()
 
     return invoke
 

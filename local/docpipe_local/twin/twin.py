@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -140,6 +141,7 @@ class LocalTwin:
                       on_retry_sleep=self.clock.retry_sleep)
         boto3.setup_default_session(region_name=self.region)
         self._stack.callback(setattr, boto3, "DEFAULT_SESSION", None)
+        _serialise_client_creation(boto3.DEFAULT_SESSION)
         self.engine = LocalTextract(
             s3_client_factory=lambda: boto3.client("s3", region_name=self.region), clock=self.clock.now,
             results_per_object=self._results_per_object, replay_dir=self._replay_dir, faults=self.faults,
@@ -419,6 +421,20 @@ class LocalTwin:
                                                                   Prefix=prefix):
             keys.extend(o["Key"] for o in page.get("Contents", []))
         return keys
+
+
+def _serialise_client_creation(session: boto3.Session) -> None:
+    """Creating clients from one session is not thread-safe in botocore, and the twin's executions
+    (moto runs each in a thread, and its task integrations call boto3.client per call) share the
+    default session: one lock around client creation. Calls on created clients stay concurrent."""
+    create = session.client
+    lock = threading.Lock()
+
+    def client(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return create(*args, **kwargs)
+
+    session.client = client  # type: ignore[method-assign]
 
 
 def _restore_environment(saved: dict[str, str | None]) -> None:
