@@ -31,16 +31,16 @@ MODEL = botocore.session.get_session().get_service_model("textract")
 Run = tuple[float, float, float, str]  # x, y from the top (points), font size, text
 
 
-def text_pdf(*pages: list[Run]) -> bytes:
-    """A minimal US-letter PDF whose pages carry the given Helvetica text runs."""
+def text_pdf(*pages: list[Run], rotate: int = 0) -> bytes:
+    """A minimal US-letter PDF whose pages carry the given Helvetica text runs (and /Rotate)."""
     objects = ["<< /Type /Catalog /Pages 2 0 R >>", "", "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
     kids = []
     for runs in pages:
         stream = "".join(f"BT /F1 {size} Tf {x} {792 - y} Td ({text.replace('(', '[').replace(')', ']')}) Tj ET\n"
                          for x, y, size, text in runs)
         objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}endstream")
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >>"
-                       f" /Contents {len(objects)} 0 R >>")
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Rotate {rotate}"
+                       f" /Resources << /Font << /F1 3 0 R >> >> /Contents {len(objects)} 0 R >>")
         kids.append(f"{len(objects)} 0 R")
     objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>"
     out, offsets = b"%PDF-1.4\n", []
@@ -121,7 +121,8 @@ def assert_matches_model(operation: str, response: dict[str, Any]) -> None:
                 check(shape.member, item, f"{path}[{i}]")
         elif kind == "string":
             assert isinstance(value, str), path
-            # AnalyzeID answers "Date" (recorded in test_analyze_id_from_image.json) where the model says DATE.
+            # AnalyzeID answers "Date" where the model says DATE (AWS-recorded response in
+            # amazon-textract-textractor's test_analyze_id_from_image.json).
             if shape.enum and not (shape.name == "ValueType" and value == "Date"):
                 assert value in shape.enum, f"{path}: {value!r} not in {shape.enum}"
         elif kind == "integer":
@@ -180,6 +181,16 @@ def test_detect_document_text_returns_pages_lines_and_words_with_geometry(env: E
     assert all(w["TextType"] == "PRINTED" and w["Confidence"] > 99 for w in words)
     title = next(b for b in lines if b["Text"] == "Northwind Traders")["Geometry"]["BoundingBox"]
     assert title["Left"] == pytest.approx(50 / 612, abs=0.01) and title["Top"] == pytest.approx(45 / 792, abs=0.01)
+
+
+def test_geometry_follows_the_page_as_displayed(env: Env) -> None:
+    # GIVEN a page turned a quarter clockwise for display (/Rotate 90), text near its unrotated top-left
+    pdf = text_pdf([(50, 60, 12, "Rotated heading")], rotate=90)
+    # WHEN its text is detected
+    blocks = env.textract.detect_document_text(Document={"Bytes": pdf})["Blocks"]
+    # THEN the line sits near the top-right of the displayed page, as a reader sees it
+    box = next(b for b in blocks if b["BlockType"] == "LINE")["Geometry"]["BoundingBox"]
+    assert box["Left"] > 0.85 and box["Top"] < 0.2 and box["Height"] > box["Width"]
 
 
 def test_analyze_document_derives_forms_tables_and_queries(env: Env) -> None:
@@ -464,7 +475,7 @@ def test_call_faults_raise_the_modelled_exception_then_clear(env: Env, kind: str
         env.textract.start_document_text_detection(DocumentLocation={"S3Object": location})
     # THEN it fails with Textract's error and status, and the call after it succeeds
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
-    assert env.engine.calls[-1].fault == code
+    assert (env.engine.calls[-1].fault, env.engine.calls[-1].outcome) == (kind, code)
     assert env.textract.start_document_text_detection(DocumentLocation={"S3Object": location})["JobId"]
     assert env.engine.faults.pending() == 0
 
@@ -502,10 +513,10 @@ def test_fault_rates_are_reproducible_with_a_seed() -> None:
     # GIVEN two plans with the same rates and seed
     plans = [FaultPlan(rates={"throttle": 0.3, "server": 0.1}, seed=7) for _ in range(2)]
     # WHEN each decides 200 calls
-    drawn = [[(e.code if (e := plan.call_fault("AnalyzeExpense")) else None) for _ in range(200)] for plan in plans]
+    drawn = [[plan.call_fault("AnalyzeExpense") for _ in range(200)] for plan in plans]
     # THEN they decide identically, and at roughly the requested rates
     assert drawn[0] == drawn[1]
-    assert 40 <= drawn[0].count("ThrottlingException") <= 80 and 5 <= drawn[0].count("InternalServerError") <= 35
+    assert 40 <= drawn[0].count("throttle") <= 80 and 5 <= drawn[0].count("server") <= 35
     with pytest.raises(ValueError):
         FaultPlan(rates={"meteor": 0.1})
 

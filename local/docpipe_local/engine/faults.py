@@ -77,13 +77,9 @@ class FaultPlan:
         with self._lock:
             return sum(s.remaining for s in self._scripted)
 
-    def call_fault(self, operation: str) -> LocalTextractError | None:
-        """The error this call must fail with, if any (consumes a scripted fault)."""
-        kind = self._draw(operation, [k for k in CALL_FAULTS if _applies(k, operation)])
-        if kind is None:
-            return None
-        code, message = CALL_FAULTS[kind]
-        return LocalTextractError(code, message)
+    def call_fault(self, operation: str) -> str | None:
+        """The fault (a CALL_FAULTS kind) this call must fail with, if any; consumes a scripted one."""
+        return self._draw(operation, [k for k in CALL_FAULTS if _applies(k, operation)])
 
     def job_fault(self, operation: str) -> str | None:
         """How a job this Start* call creates misbehaves: one of JOB_FAULTS, or None."""
@@ -100,6 +96,12 @@ class FaultPlan:
                 if rate and self._random.random() < rate:
                     return kind
         return None
+
+
+def fault_error(kind: str) -> LocalTextractError:
+    """The error response Textract gives for a call fault."""
+    code, message = CALL_FAULTS[kind]
+    return LocalTextractError(code, message)
 
 
 def _check_kind(kind: str) -> None:

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from docpipe_local.engine import blocks, documents, expense, identity
 from docpipe_local.engine.errors import (LocalTextractError, document_too_large, invalid_parameter,
                                          invalid_s3_object, unsupported_document)
-from docpipe_local.engine.faults import FaultPlan
+from docpipe_local.engine.faults import FaultPlan, fault_error
 from docpipe_local.engine.interception import Interceptor
 from docpipe_local.engine.layout import Page
 from docpipe_local.engine.ocr import RapidOcrReader
@@ -62,7 +62,7 @@ class CallRecord:
     seconds: float  # wall-clock time spent answering (OCR included)
     job_id: str | None = None
     source: str | None = None  # where the text came from: "replay", "text-layer", "ocr", "text-layer+ocr"
-    fault: str | None = None  # the injected fault kind, if any
+    fault: str | None = None  # the injected fault kind ("throttle", "job_failed", ...), if any
 
 
 @dataclass
@@ -150,10 +150,10 @@ class LocalTextract:
             if implementation is None:
                 raise LocalTextractError("NotImplemented", f"The local Textract engine does not implement {operation}.",
                                          501)
-            error = self.faults.call_fault(operation)
-            if error is not None:
-                call.fault = error.code
-                raise error
+            fault = self.faults.call_fault(operation)
+            if fault is not None:
+                call.fault = fault
+                raise fault_error(fault)
             return implementation(operation, params, call)
         except LocalTextractError as error:
             outcome = error.code
