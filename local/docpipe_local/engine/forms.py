@@ -59,7 +59,8 @@ def terminates_key(word: Word) -> bool:
 
 
 def _value_like(text: str) -> bool:
-    return bool(AMOUNT.search(text) or DATE.search(text) or re.search(r"\d", text))
+    """Amounts, dates, numbers and identifiers all carry a digit; a label or a heading does not."""
+    return bool(re.search(r"\d", text))
 
 
 def _known(text: str, labels: frozenset[str]) -> float:
