@@ -45,28 +45,26 @@ def wait_for_terminal(outputs: dict[str, str], bucket: str, key: str, version: s
     raise AssertionError(f"upload {key} did not reach a terminal state in {deadline_s:.0f} s")
 
 
-@pytest.mark.enable_socket
-def test_sample_receipt_reaches_a_terminal_state_with_fields(outputs: dict[str, str]) -> None:
+def upload_and_wait(outputs: dict[str, str], sample: str, key: str) -> dict[str, Any]:
+    """Upload a sample under `key` and wait for its upload record to reach a terminal state."""
     import boto3
 
-    # GIVEN the sample receipt uploaded under incoming/receipts/
     bucket = outputs["DocumentsBucketName"]
-    key = f"incoming/receipts/integration-{uuid.uuid4()}.jpg"
     version = boto3.client("s3").put_object(Bucket=bucket, Key=key,
-                                            Body=(ROOT / "samples" / "receipt.jpg").read_bytes()).get("VersionId")
+                                            Body=(ROOT / "samples" / sample).read_bytes()).get("VersionId")
+    return wait_for_terminal(outputs, bucket, key, version)
+
+
+@pytest.mark.enable_socket
+def test_sample_receipt_reaches_a_terminal_state(outputs: dict[str, str]) -> None:
+    # GIVEN the sample receipt uploaded under incoming/receipts/
     # WHEN the pipeline has run
-    record = wait_for_terminal(outputs, bucket, key, version)
-    # THEN it succeeded (or needs review) and the total a person reads is extracted
+    record = upload_and_wait(outputs, "receipt.jpg", f"incoming/receipts/integration-{uuid.uuid4()}.jpg")
+    # THEN it succeeded or needs review (or is a DUPLICATE of an earlier run of this test)
     assert record["status"] in ("SUCCEEDED", "NEEDS_REVIEW", "DUPLICATE")
 
 
 @pytest.mark.enable_socket
 def test_spoofed_file_is_rejected(outputs: dict[str, str]) -> None:
-    import boto3
-
-    bucket = outputs["DocumentsBucketName"]
-    key = f"incoming/integration-{uuid.uuid4()}.pdf"
-    version = boto3.client("s3").put_object(Bucket=bucket, Key=key,
-                                            Body=(ROOT / "samples" / "not-really-a.pdf").read_bytes()).get("VersionId")
-    record = wait_for_terminal(outputs, bucket, key, version)
+    record = upload_and_wait(outputs, "not-really-a.pdf", f"incoming/integration-{uuid.uuid4()}.pdf")
     assert record["status"] == "REJECTED" and record["error"]["code"] == "SPOOFED_TYPE"
