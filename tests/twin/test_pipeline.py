@@ -141,3 +141,23 @@ def test_failed_textract_job_ends_failed_with_the_failure_path(make_twin) -> Non
     messages = sqs.receive_message(QueueUrl=twin.resources.ref("FailureQueue"), MaxNumberOfMessages=10)["Messages"]
     assert len(messages) == 1
     assert json.loads(messages[0]["Body"])["uploadId"] == upload.upload_id
+
+
+def test_bundled_samples_end_as_documented_with_the_local_ocr_engine(make_twin) -> None:
+    # GIVEN the twin with its real local engine (RapidOCR for the receipt photo, the PDF text layer)
+    twin = make_twin()
+    # WHEN every bundled sample is uploaded, as `make run` does
+    uploads = {path.name: twin.upload(path) for path in sorted(SAMPLES.iterdir())}
+    process(twin, *uploads.values(), timeout_s=300)
+    records = {name: twin.upload_record(upload) for name, upload in uploads.items()}
+    documents = {name: twin.document_record(r["documentId"]) for name, r in records.items() if r["documentId"]}
+    # THEN each ends in the state docs/samples.md promises, with the values printed on it
+    assert records["not-really-a.pdf"]["status"] == "REJECTED"
+    assert records["not-really-a.pdf"]["error"]["code"] == "SPOOFED_TYPE"
+    receipt, invoice = documents["receipt.jpg"], documents["invoice-2-pages.pdf"]
+    assert receipt["status"] in ("SUCCEEDED", "NEEDS_REVIEW") and receipt["docType"] == "receipt"
+    assert receipt["fields"]["total"]["value"] == "1810.46"
+    assert invoice["status"] in ("SUCCEEDED", "NEEDS_REVIEW") and invoice["docType"] == "invoice"
+    assert invoice["fields"]["total"]["value"] == "3878.77"
+    assert invoice["fields"]["amount_due"]["value"] == "3378.77"
+    assert invoice["pages"] == 2
