@@ -30,7 +30,36 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replay", type=Path, help="answer Textract from recorded responses keyed by SHA-256")
     run.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
                      help="override a template parameter, as sam deploy --parameter-overrides")
+    normalize = commands.add_parser("normalize", help="print the normalized JSON of recorded Textract responses")
+    normalize.add_argument("--doc-type", required=True, choices=DOC_TYPES)
+    normalize.add_argument("--textract", required=True, nargs="+", type=Path, metavar="FILE.json",
+                           help="a Textract response; several files are the pages of one async result, in order")
+    normalize.add_argument("--locale", default="en_US", help="for ambiguous dates and currency (default en_US)")
+    normalize.add_argument("--threshold", type=float, default=80.0,
+                           help="confidence below which a required field sends the document to review (default 80)")
     return parser
+
+
+def normalize_files(doc_type: str, files: list[Path], *, locale: str, threshold: float) -> dict:
+    """Normalize recorded responses exactly as NormalizeDocument does, schema validation included."""
+    import hashlib
+    import json
+
+    from docpipe.normalize import normalize, validate_output
+
+    for path in files:
+        if not path.is_file():
+            raise SystemExit(f"docpipe: no such file: {path}")
+
+    def pages():
+        for path in files:
+            with path.open(encoding="utf-8") as handle:
+                yield json.load(handle)
+
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
+    doc = normalize(doc_type, pages(), threshold=threshold, locale=locale, document_id=digest)
+    validate_output(doc)
+    return doc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
             _project_root(), args.paths, doc_type=args.doc_type, out=args.out, as_json=args.json,
             replay_dir=args.replay, parameters=overrides,
         )
+    if args.command == "normalize":
+        import json
+
+        doc = normalize_files(args.doc_type, args.textract, locale=args.locale, threshold=args.threshold)
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        return 0
     raise SystemExit(2)
 
 
