@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replay", type=Path, help="answer Textract from recorded responses keyed by SHA-256")
     run.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
                      help="override a template parameter, as sam deploy --parameter-overrides")
+    evaluate = commands.add_parser("eval", help="score extraction against <name>.truth.json files")
+    evaluate.add_argument("directory", type=Path, metavar="DIR")
+    evaluate.add_argument("--replay", type=Path, help="answer Textract from recorded responses keyed by SHA-256")
     normalize = commands.add_parser("normalize", help="print the normalized JSON of recorded Textract responses")
     normalize.add_argument("--doc-type", required=True, choices=DOC_TYPES)
     normalize.add_argument("--textract", required=True, nargs="+", type=Path, metavar="FILE.json",
@@ -77,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
             _project_root(), args.paths, doc_type=args.doc_type, out=args.out, as_json=args.json,
             replay_dir=args.replay, parameters=overrides,
         )
+    if args.command == "eval":
+        from docpipe_local.evaluate import evaluate
+
+        evaluate(_project_root(), args.directory, replay_dir=args.replay)
+        return 0
     if args.command == "normalize":
         import json
 
