@@ -40,3 +40,16 @@ def test_eval_without_truth_files_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["eval", str(tmp_path)])
     assert "truth.json" in str(caught.value)
+
+
+def test_evaluation_set_keeps_its_quality_floor(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN the committed evaluation set (real documents, human-read values, local OCR engine)
+    from docpipe_local.evaluate import evaluate
+    from tests.conftest import ROOT
+
+    # WHEN it is evaluated end to end
+    evaluation = evaluate(ROOT, ROOT / "evaluation", replay_dir=None)
+    # THEN every docType is classified right and no fewer fields match than when the set was added
+    assert all(truth == predicted for truth, predicted in evaluation.doc_types)
+    assert evaluation.expected == 16 and evaluation.matched >= 14
+    assert evaluation.fields["total"].matched == evaluation.fields["total"].expected
