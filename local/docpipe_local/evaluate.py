@@ -104,7 +104,7 @@ def report(evaluation: Evaluation, stream: TextIO) -> None:
     stream.write(f"fields: {evaluation.matched} matched of {evaluation.expected} ({percent:.0%})\n")
 
 
-def evaluate(root: Path, directory: Path, *, replay_dir: Path | None, stream: TextIO = sys.stdout) -> Evaluation:
+def evaluate(root: Path, directory: Path, *, replay_dir: Path | None, stream: TextIO | None = None) -> Evaluation:
     """Run every document with ground truth through the twin and report per-field scores."""
     work = pairs(directory)
     evaluation = Evaluation()
@@ -115,5 +115,5 @@ def evaluate(root: Path, directory: Path, *, replay_dir: Path | None, stream: Te
         for upload, (_, truth) in zip(uploads, work):
             result = collect(twin, upload, described[upload.upload_id])
             score(evaluation, truth, result.doc_type, result.fields)
-    report(evaluation, stream)
+    report(evaluation, stream or sys.stdout)
     return evaluation
