@@ -51,5 +51,5 @@ def test_evaluation_set_keeps_its_quality_floor(capsys: pytest.CaptureFixture[st
     evaluation = evaluate(ROOT, ROOT / "evaluation", replay_dir=None)
     # THEN every docType is classified right and no fewer fields match than when the set was added
     assert all(truth == predicted for truth, predicted in evaluation.doc_types)
-    assert evaluation.expected == 16 and evaluation.matched >= 14
+    assert evaluation.expected == 16 and evaluation.matched >= 15
     assert evaluation.fields["total"].matched == evaluation.fields["total"].expected
