@@ -12,7 +12,7 @@ tracer = Tracer()
 metrics = Metrics()
 ddb = boto3.client("dynamodb")
 
-_METRIC = {"SUCCEEDED": "DocumentsSucceeded", "NEEDS_REVIEW": "DocumentsNeedsReview"}
+_METRIC = {"SUCCEEDED": "DocumentsSucceeded", "NEEDS_REVIEW": "DocumentsNeedsReview", "DUPLICATE": "DocumentsDuplicate"}
 
 
 @logger.inject_lambda_context(correlation_id_path="executionName", clear_state=True)
@@ -21,7 +21,8 @@ _METRIC = {"SUCCEEDED": "DocumentsSucceeded", "NEEDS_REVIEW": "DocumentsNeedsRev
 def lambda_handler(event: dict, context: object) -> dict:
     logger.append_keys(uploadId=event["uploadId"], documentId=event["document"]["documentId"],
                        docType=event["normalized"]["docType"])
-    outcome = persist_result(ddb, config.documents_table(), upload_id=event["uploadId"], document=event["document"],
+    upload = {k: event.get(k) for k in ("uploadId", "bucket", "key", "versionId")}
+    outcome = persist_result(ddb, config.documents_table(), upload=upload, document=event["document"],
                              normalized=event["normalized"], execution_name=event["executionName"],
                              retention_days=config.retention_days())
     logger.info("Result persisted", extra={"status": outcome["status"]})

@@ -9,7 +9,7 @@ from docpipe import PROCESSOR_VERSION
 from docpipe.classify import doc_type_from_text
 from docpipe.contracts import DETAIL_TYPES, NormalizedSummary, Outcome
 from docpipe.normalize import normalize, summarize, validate_output
-from docpipe.records import expires_at, finish_document
+from docpipe.records import expires_at, finish_document, write_upload
 from docpipe.textract.jobs import iter_raw_pages, materialize_async_result
 
 
@@ -71,15 +71,16 @@ def persist_result(
     ddb: Any,
     table: str,
     *,
-    upload_id: str,
+    upload: dict[str, Any],
     document: dict[str, Any],
     normalized: dict[str, Any],
     execution_name: str,
     retention_days: int,
 ) -> Outcome:
     """Write the terminal record for the document and its upload; returns the outcome to publish."""
+    upload_id = upload["uploadId"]
     status = normalized["status"]
-    finish_document(
+    written = finish_document(
         ddb, table, document_id=document["documentId"], upload_id=upload_id, execution_name=execution_name,
         values={
             "status": status, "docType": normalized["docType"], "fields": normalized["fields"],
@@ -88,5 +89,12 @@ def persist_result(
             "processorVersion": PROCESSOR_VERSION, "expiresAt": expires_at(retention_days),
         },
     )
+    if not written:
+        # A newer execution has taken the document over (this one is a stale retry or redrive):
+        # its result stands, and this upload ends as a duplicate of that document.
+        status = "DUPLICATE"
+        write_upload(ddb, table, upload=upload, execution_name=execution_name, retention_days=retention_days,
+                     status=status, document_id=document["documentId"],
+                     extra={"duplicateOf": document["documentId"]})
     return {"status": status, "detailType": DETAIL_TYPES[status], "uploadId": upload_id,
             "documentId": document["documentId"], "docType": normalized["docType"]}

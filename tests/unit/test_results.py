@@ -1,0 +1,42 @@
+"""PersistResult when the execution no longer owns its document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docpipe.records import finish_document, get_document, get_upload
+from docpipe.results import persist_result
+from tests.unit.test_records import DOCUMENT, DOCUMENT_ID, RETENTION_DAYS, TABLE, claim, ddb, upload  # noqa: F401
+
+NORMALIZED = {"docType": "receipt", "status": "SUCCEEDED", "reviewReasons": [], "pages": 1,
+              "normalizedKey": f"results/{DOCUMENT_ID}/normalized.json", "rawPrefix": f"results/{DOCUMENT_ID}/textract/sync/",
+              "fields": {"total": {"value": "1810.46", "confidence": 99.1}}}
+
+
+def test_owner_persists_its_result(ddb: Any) -> None:
+    # GIVEN exec-1 owns the document
+    claim(ddb, 1, "exec-1")
+    # WHEN it persists
+    outcome = persist_result(ddb, TABLE, upload=upload(1), document=DOCUMENT, normalized=NORMALIZED,
+                             execution_name="exec-1", retention_days=RETENTION_DAYS)
+    # THEN document and upload are SUCCEEDED with the fields
+    assert outcome["status"] == "SUCCEEDED" and outcome["detailType"] == "DocumentProcessed"
+    assert get_document(ddb, TABLE, DOCUMENT_ID)["fields"]["total"]["value"] == "1810.46"
+    assert get_upload(ddb, TABLE, "upload-1")["status"] == "SUCCEEDED"
+
+
+def test_stale_execution_ends_its_upload_duplicate_and_leaves_the_newer_result(ddb: Any) -> None:
+    # GIVEN exec-1 claimed the document, was recorded FAILED, and exec-2 (another upload) took it over
+    claim(ddb, 1, "exec-1")
+    finish_document(ddb, TABLE, document_id=DOCUMENT_ID, upload_id="upload-1", execution_name="exec-1",
+                    values={"status": "FAILED"})
+    assert claim(ddb, 2, "exec-2")["duplicate"] is False
+    # WHEN the stale exec-1 reaches PersistResult (a redrive)
+    outcome = persist_result(ddb, TABLE, upload=upload(1), document=DOCUMENT, normalized=NORMALIZED,
+                             execution_name="exec-1", retention_days=RETENTION_DAYS)
+    # THEN its upload ends DUPLICATE of the document, which stays exec-2's
+    assert outcome["status"] == "DUPLICATE" and outcome["detailType"] == "DocumentDuplicate"
+    first = get_upload(ddb, TABLE, "upload-1")
+    assert first["status"] == "DUPLICATE" and first["duplicateOf"] == DOCUMENT_ID
+    document = get_document(ddb, TABLE, DOCUMENT_ID)
+    assert document["executionName"] == "exec-2" and document["status"] == "PROCESSING"
