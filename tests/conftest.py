@@ -60,6 +60,15 @@ def lambda_context() -> FakeContext:
     return FakeContext()
 
 
+def create_documents_table(ddb: Any, name: str) -> None:
+    """A table exactly as template.yaml declares DocumentsTable (keys, GSI, billing)."""
+    from docpipe_local.twin.template import load_template
+
+    props = load_template(ROOT / "template.yaml")["Resources"]["DocumentsTable"]["Properties"]
+    ddb.create_table(TableName=name, AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"],
+                     GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"], BillingMode=props["BillingMode"])
+
+
 def load_event(name: str) -> dict[str, Any]:
     """A sample event from events/ (the same files `sam local invoke -e` uses)."""
     return json.loads((ROOT / "events" / f"{name}.json").read_text())

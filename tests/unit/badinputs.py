@@ -28,6 +28,7 @@ from docpipe.errors import (
     TooManyPages,
     UnsupportedMediaType,
 )
+from tests.pdfs import assemble_pdf
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ ODD_KEYS: tuple[str, ...] = (
 
 def pdf_bytes(pages: int = 2, *, label: str = "docpipe test document") -> bytes:
     """A valid PDF with a Helvetica text line on each of `pages` pages."""
-    return _assemble_pdf(_pdf_page_objects(pages, label))
+    return assemble_pdf(_pdf_page_objects(pages, label))
 
 
 def png_bytes(width: int = 120, height: int = 80) -> bytes:
@@ -154,24 +155,6 @@ def _pdf_page_objects(pages: int, label: str) -> list[bytes]:
     return objects
 
 
-def _assemble_pdf(objects: list[bytes], *, trailer_extra: bytes = b"") -> bytes:
-    """Objects numbered from 1 (the catalog), with an exact xref table, trailer and %%EOF."""
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        trailer_extra,
-        xref,
-    )
-    return bytes(out)
-
-
 _PDF_PASSWORD_PADDING = bytes.fromhex("28BF4E5E4E758A4164004E56FFFA01082E2E00B6D0683E802F0CA9FE6453697A")
 _PDF_FILE_ID = bytes.fromhex("5d1c2b3a4f6e7d8c9bab0a1928374655")
 
@@ -212,7 +195,7 @@ def encrypted_pdf(user_password: bytes, owner_password: bytes = b"owner") -> byt
     )
     file_id = _PDF_FILE_ID.hex().encode()
     trailer = b"/Encrypt %d 0 R /ID [<%s> <%s>] " % (len(objects), file_id, file_id)
-    return _assemble_pdf(objects, trailer_extra=trailer)
+    return assemble_pdf(objects, trailer_extra=trailer)
 
 
 def windows_exe() -> bytes:
@@ -284,8 +267,8 @@ def bad_inputs() -> tuple[BadInput, ...]:
     png = png_bytes()
     jpeg = jpeg_bytes()
     progressive = _encode(_picture(320, 240), "JPEG", quality=85, progressive=True)
-    no_pages = _assemble_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"])
-    hollow_tree = _assemble_pdf(
+    no_pages = assemble_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"])
+    hollow_tree = assemble_pdf(
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",

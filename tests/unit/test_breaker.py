@@ -18,7 +18,7 @@ from moto.dynamodb.models import DynamoDBBackend
 
 from docpipe import breaker
 from docpipe.breaker import CLOSED, HALF_OPEN, OPEN, BreakerSettings, admit, read, record_failure, record_success
-from tests.conftest import REGION, ROOT
+from tests.conftest import REGION, ROOT, create_documents_table
 
 # Test-side clients come from one session so botocore parses each service model once per module;
 # they are created inside each test's mock, and moto intercepts them like any other.
@@ -31,17 +31,10 @@ T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 ISO_SECONDS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
-def create_table(ddb: Any) -> None:
-    ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                           {"AttributeName": "sk", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
-
-
 @pytest.fixture
 def ddb(aws: None) -> Iterator[Any]:
     client = AWS.client("dynamodb")
-    create_table(client)
+    create_documents_table(client, TABLE)
     yield client
 
 
@@ -280,7 +273,7 @@ def choice_engine() -> Iterator[tuple[Any, Any]]:
     """moto with its ASL interpreter on; yields (ddb client, run(item, parks) -> branch name)."""
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         ddb = AWS.client("dynamodb")
-        create_table(ddb)
+        create_documents_table(ddb, TABLE)
         sfn = AWS.client("stepfunctions")
         arn = sfn.create_state_machine(name="circuit-choice", definition=json.dumps(_circuit_choice()),
                                        roleArn="arn:aws:iam::123456789012:role/unit")["stateMachineArn"]

@@ -20,6 +20,7 @@ from docpipe.classify import (
 )
 from docpipe.errors import AccessDenied
 from tests.conftest import REGION
+from tests.pdfs import lines_pdf
 
 # Test-side clients come from one session so botocore parses each service model once per module;
 # they are created inside each test's mock, and moto intercepts them like any other.
@@ -30,29 +31,6 @@ PREFIX = "incoming/"
 INVOICE_LINES = ["ACME Supplies Ltd.", "INVOICE", "Invoice Number: INV-2024-0042", "Invoice Date: 2024-03-01",
                  "Bill To: Example Corp", "Payment Terms: Net 30", "Amount Due: 1,810.46 USD"]
 
-
-def minimal_pdf(lines: list[str]) -> bytes:
-    """A one-page PDF with `lines` in Helvetica as a real text layer (written by hand, offsets computed)."""
-    escaped = [line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") for line in lines]
-    content = "BT /F1 12 Tf 72 720 Td 14 TL\n" + "".join(f"({line}) '\n" for line in escaped) + "ET"
-    objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
-        "/Contents 5 0 R >>",
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        f"<< /Length {len(content)} >>\nstream\n{content}\nendstream",
-    ]
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n{body}\nendobj\n".encode()
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += "".join(f"{offset:010d} 00000 n \n" for offset in offsets).encode()
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return out
 
 
 @pytest.fixture
@@ -153,7 +131,7 @@ def test_access_denied_on_the_hint_is_a_configuration_error(aws: None) -> None:
 
 def test_pdf_text_layer_is_read_and_classified(s3: Any) -> None:
     # GIVEN an unhinted PDF whose text layer reads like an invoice
-    body = minimal_pdf(INVOICE_LINES)
+    body = lines_pdf(INVOICE_LINES)
     version = put(s3, "incoming/scan-0001.pdf", body)
     # WHEN its text is extracted
     text = pdf_text(s3, BUCKET, "incoming/scan-0001.pdf", version, len(body))
@@ -192,7 +170,7 @@ def test_doc_type_from_text(text: str, expected: str | None) -> None:
 
 def test_classify_prefers_key_then_metadata_then_text(s3: Any) -> None:
     # GIVEN three PDFs: hinted by key, by metadata, and by text layer only (all with invoice text)
-    body = minimal_pdf(INVOICE_LINES)
+    body = lines_pdf(INVOICE_LINES)
     document = {"mediaType": "application/pdf", "pageCount": 1, "size": len(body)}
     v1 = put(s3, "incoming/receipts/a.pdf", body)
     v2 = put(s3, "incoming/b.pdf", body, Metadata={"doc-type": "insurance"})
@@ -226,7 +204,7 @@ def test_classify_an_unhinted_image_gets_the_expense_first_plan(s3: Any) -> None
 
 def test_classify_an_unhinted_pdf_without_telling_text_is_generic(s3: Any) -> None:
     # GIVEN a PDF whose text does not point anywhere
-    body = minimal_pdf(["Quarterly meeting notes", "Attendees: A, B, C"])
+    body = lines_pdf(["Quarterly meeting notes", "Attendees: A, B, C"])
     version = put(s3, "incoming/notes.pdf", body)
     document = {"mediaType": "application/pdf", "pageCount": 1, "size": len(body)}
     # WHEN it is classified

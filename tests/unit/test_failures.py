@@ -11,7 +11,7 @@ import pytest
 from docpipe import errors
 from docpipe.failures import describe, record
 from docpipe.records import get_document, get_upload, register
-from tests.conftest import REGION, load_event
+from tests.conftest import REGION, create_documents_table, load_event
 
 # Test-side clients come from one session so botocore parses each service model once per module;
 # they are created inside each test's mock, and moto intercepts them like any other.
@@ -134,11 +134,7 @@ def test_describe_a_failure_without_error_name() -> None:
 @pytest.fixture
 def ddb(aws: None) -> Iterator[Any]:
     client = AWS.client("dynamodb")
-    client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                              {"AttributeName": "sk", "AttributeType": "S"}],
-                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                   {"AttributeName": "sk", "KeyType": "RANGE"}])
+    create_documents_table(client, TABLE)
     yield client
 
 

@@ -8,7 +8,6 @@ import json
 import types
 from typing import Any, Callable
 
-import aws_xray_sdk.core  # noqa: F401 - see below
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
@@ -19,10 +18,7 @@ from docpipe.breaker import breaker_key
 from docpipe.intake import execution_name, upload_from_event
 from docpipe.records import from_attr, get_document, get_upload, register
 from docpipe_local.twin.template import load_template
-from tests.conftest import REGION, ROOT, FakeContext, load_event, load_handler
-
-# Powertools' Tracer imports the X-Ray SDK, whose recorder creates a UDP socket object when imported (nothing
-# is sent: tracing is disabled). That import happens here, at collection, before pytest-socket blocks sockets.
+from tests.conftest import REGION, ROOT, FakeContext, create_documents_table, load_event, load_handler
 
 BUCKET = "docpipe-dev-documentsbucket-example"  # the bucket the sample events name
 TABLE = "docpipe-handlers-documents"
@@ -57,10 +53,7 @@ def function_environment(function_dir: str, physical: dict[str, str]) -> dict[st
 def resources(aws: None) -> dict[str, str]:
     """The bucket, documents table (as the template declares it) and a stand-in state machine."""
     AWS.client("s3").create_bucket(Bucket=BUCKET)
-    table = TEMPLATE["Resources"]["DocumentsTable"]["Properties"]
-    AWS.client("dynamodb").create_table(
-        TableName=TABLE, AttributeDefinitions=table["AttributeDefinitions"], KeySchema=table["KeySchema"],
-        GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"], BillingMode=table["BillingMode"])
+    create_documents_table(AWS.client("dynamodb"), TABLE)
     definition = {"StartAt": "Noop", "States": {"Noop": {"Type": "Pass", "End": True}}}
     arn = AWS.client("stepfunctions").create_state_machine(
         name="DocumentPipeline", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]

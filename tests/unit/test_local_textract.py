@@ -23,34 +23,13 @@ from moto import mock_aws
 from PIL import Image
 
 from docpipe_local.engine import FaultPlan, LocalTextract, LocalTextractError
+from tests.pdfs import Run, text_pdf
 
 REGION = "us-east-1"
 BUCKET = "docpipe-engine-tests"
 MODEL = botocore.session.get_session().get_service_model("textract")
 
-Run = tuple[float, float, float, str]  # x, y from the top (points), font size, text
 
-
-def text_pdf(*pages: list[Run], rotate: int = 0) -> bytes:
-    """A minimal US-letter PDF whose pages carry the given Helvetica text runs (and /Rotate)."""
-    objects = ["<< /Type /Catalog /Pages 2 0 R >>", "", "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    kids = []
-    for runs in pages:
-        stream = "".join(f"BT /F1 {size} Tf {x} {792 - y} Td ({text.replace('(', '[').replace(')', ']')}) Tj ET\n"
-                         for x, y, size, text in runs)
-        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}endstream")
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Rotate {rotate}"
-                       f" /Resources << /Font << /F1 3 0 R >> >> /Contents {len(objects)} 0 R >>")
-        kids.append(f"{len(objects)} 0 R")
-    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>"
-    out, offsets = b"%PDF-1.4\n", []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n{body}\nendobj\n".encode()
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += "".join(f"{offset:010d} 00000 n \n" for offset in offsets).encode()
-    return out + f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
 
 
 INVOICE_PAGE: list[Run] = [

@@ -15,7 +15,7 @@ from docpipe import PROCESSOR_VERSION, records
 from docpipe.errors import AccessDenied, StorageThrottled
 from docpipe.records import finish_document, from_attr, get_document, get_upload, register, to_attr
 from docpipe_local.twin.template import load_template
-from tests.conftest import REGION, ROOT
+from tests.conftest import REGION, ROOT, create_documents_table
 
 # Test-side clients come from one session so botocore parses each service model once per module;
 # they are created inside each test's mock, and moto intercepts them like any other.
@@ -30,12 +30,6 @@ DOCUMENT = {"documentId": DOCUMENT_ID, "mediaType": "image/jpeg", "pageCount": 1
 def documents_table_properties() -> dict[str, Any]:
     """DocumentsTable's Properties exactly as template.yaml declares them."""
     return load_template(ROOT / "template.yaml")["Resources"]["DocumentsTable"]["Properties"]
-
-
-def create_documents_table(ddb: Any, name: str) -> None:
-    props = documents_table_properties()
-    ddb.create_table(TableName=name, AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"],
-                     GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"], BillingMode=props["BillingMode"])
 
 
 def upload(n: int) -> dict[str, Any]:

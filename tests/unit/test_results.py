@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
+
+import boto3
+import pytest
 
 from docpipe.records import finish_document, get_document, get_upload
 from docpipe.results import persist_result
-from tests.unit.test_records import DOCUMENT, DOCUMENT_ID, RETENTION_DAYS, TABLE, claim, ddb, upload  # noqa: F401
+from tests.conftest import REGION, create_documents_table
+from tests.unit.test_records import DOCUMENT, DOCUMENT_ID, RETENTION_DAYS, TABLE, claim, upload
+
+
+@pytest.fixture
+def ddb(aws: None) -> Iterator[Any]:
+    client = boto3.client("dynamodb", region_name=REGION)
+    create_documents_table(client, TABLE)
+    yield client
 
 NORMALIZED = {"docType": "receipt", "status": "SUCCEEDED", "reviewReasons": [], "pages": 1,
               "normalizedKey": f"results/{DOCUMENT_ID}/normalized.json", "rawPrefix": f"results/{DOCUMENT_ID}/textract/sync/",
