@@ -25,6 +25,10 @@ def lambda_handler(event: dict, context: object) -> dict:
         threshold=config.confidence_threshold(), locale=config.default_locale(),
     )
     logger.append_keys(docType=summary["docType"])
+    if summary["replan"] is not None:
+        logger.info("Document text asks for another Textract plan", extra={"api": summary["replan"]["plan"]["api"]})
+        metrics.add_metric(name="DocumentsReplanned", unit=MetricUnit.Count, value=1)
+        return dict(summary)
     logger.info("Document normalized", extra={"status": summary["status"], "pages": summary["pages"],
                                               "fieldCount": len(summary["fields"])})
     metrics.add_metric(name="PagesNormalized", unit=MetricUnit.Count, value=summary["pages"])

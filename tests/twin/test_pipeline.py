@@ -8,6 +8,7 @@ from pathlib import Path
 import boto3
 
 from docpipe_local.engine import FaultPlan
+from tests.conftest import FIXTURES
 from tests.twin.conftest import SAMPLES, process, states_entered
 
 
@@ -161,3 +162,21 @@ def test_bundled_samples_end_as_documented_with_the_local_ocr_engine(make_twin) 
     assert invoice["fields"]["total"]["value"] == "3878.77"
     assert invoice["fields"]["amount_due"]["value"] == "3378.77"
     assert invoice["pages"] == 2
+
+
+def test_unhinted_id_card_image_is_analysed_again_with_analyze_id(make_twin) -> None:
+    # GIVEN a driver licence image under a key that names no docType
+    twin = make_twin()
+    upload = twin.upload(FIXTURES / "driverlicense.png", key="incoming/scan-0001.png")
+    # WHEN it is processed
+    ended = process(twin, upload)
+    # THEN the expense-first text showed an ID, so Textract ran once more with AnalyzeID
+    assert [c.operation for c in twin.engine.calls] == ["AnalyzeExpense", "AnalyzeID"]
+    visited = states_entered(twin, upload)
+    assert visited.count("StartTextract") == 2 and visited.count("UseRefinedPlan") == 1
+    assert visited.index("UseRefinedPlan") < visited.index("PersistResult")
+    # AND the document ends as an identity document with the number printed on the licence
+    assert ended[upload.upload_id]["status"] in ("SUCCEEDED", "NEEDS_REVIEW")
+    document = twin.document_record(twin.upload_record(upload)["documentId"])
+    assert document["docType"] == "identity"
+    assert document["fields"]["document_number"]["value"] == "820BAC729CBAC"

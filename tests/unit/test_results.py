@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from docpipe.records import finish_document, get_document, get_upload
-from docpipe.results import persist_result
+from docpipe.results import persist_result, replan_for
 from tests.conftest import REGION, create_documents_table
 from tests.unit.test_records import DOCUMENT, DOCUMENT_ID, RETENTION_DAYS, TABLE, claim, upload
 
@@ -51,3 +51,36 @@ def test_stale_execution_ends_its_upload_duplicate_and_leaves_the_newer_result(d
     assert first["status"] == "DUPLICATE" and first["duplicateOf"] == DOCUMENT_ID
     document = get_document(ddb, TABLE, DOCUMENT_ID)
     assert document["executionName"] == "exec-2" and document["status"] == "PROCESSING"
+
+
+IMAGE = {"mediaType": "image/png", "pageCount": 1}
+EXPENSE_FIRST = {"docType": "generic", "source": "default",
+                 "plan": {"api": "AnalyzeExpense", "mode": "sync", "featureTypes": [], "queries": []}}
+
+
+@pytest.mark.parametrize(("doc_type", "api", "features"), [
+    ("identity", "AnalyzeID", []),
+    ("insurance", "AnalyzeDocument", ["QUERIES", "FORMS"]),
+    ("generic", "AnalyzeDocument", ["FORMS", "TABLES"]),
+])
+def test_expense_first_text_that_is_not_an_expense_asks_for_its_own_api(doc_type: str, api: str,
+                                                                       features: list[str]) -> None:
+    # GIVEN an unhinted image read expense-first WHEN its text shows another docType
+    replan = replan_for(doc_type, IMAGE, EXPENSE_FIRST)
+    # THEN it is analysed again with that docType's plan, and the new classification is final
+    assert replan is not None
+    assert replan["docType"] == doc_type and replan["source"] == "text"
+    assert replan["plan"]["api"] == api and replan["plan"]["featureTypes"] == features
+
+
+@pytest.mark.parametrize("doc_type", ["receipt", "invoice"])
+def test_expense_docs_found_expense_first_are_normalized_from_that_result(doc_type: str) -> None:
+    assert replan_for(doc_type, IMAGE, EXPENSE_FIRST) is None
+
+
+def test_a_hinted_or_already_replanned_document_is_never_replanned() -> None:
+    # GIVEN classifications that came from a key hint and from an earlier replan
+    for source in ("key", "metadata", "text"):
+        classification = {**EXPENSE_FIRST, "source": source}
+        # THEN no second (or third) Textract call is planned
+        assert replan_for("identity", IMAGE, classification) is None

@@ -2,9 +2,10 @@
 
 Evidence in order of trust: an explicit hint in the key (`incoming/<type>/…` or a type word in the
 file name), the object's `doc-type` metadata or tag, then the PDF text layer. Images carry no text
-layer, so an unhinted image gets the expense-first plan: AnalyzeExpense is the cheapest API that
-returns both the full text (its Blocks) and expense fields, and NormalizeDocument refines the docType
-from that text.
+layer, so an unhinted image gets the expense-first plan: AnalyzeExpense returns both the full text
+(its Blocks) and expense fields, and NormalizeDocument refines the docType from that text. When the
+text shows an ID, an insurance document or a generic form, the state machine runs Textract once more
+with that docType's plan (a hint in the key or metadata saves that second call).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from docpipe.contracts import Classification, TextractPlan
 from docpipe.errors import AccessDenied
 
+EXPENSE_DOC_TYPES = frozenset({"receipt", "invoice"})
 SYNC_MEDIA_TYPES = frozenset({"image/png", "image/jpeg"})
 TEXT_LAYER_MAX_BYTES = 20 * 1024 * 1024
 TEXT_LAYER_PAGES = 2

@@ -78,13 +78,17 @@ class FieldSummary(TypedDict):
 
 
 class NormalizedSummary(TypedDict):
+    """NormalizeDocument's answer. REPLAN: the expense-first text showed a docType that needs another
+    Textract API; `replan` is the new classification and nothing was normalized."""
+
     docType: str
-    status: Literal["SUCCEEDED", "NEEDS_REVIEW"]
+    status: Literal["SUCCEEDED", "NEEDS_REVIEW", "REPLAN"]
     reviewReasons: list[str]
-    normalizedKey: str
+    normalizedKey: str | None
     rawPrefix: str
     pages: int
     fields: dict[str, FieldSummary]
+    replan: Classification | None
 
 
 class Outcome(TypedDict):

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from docpipe import PROCESSOR_VERSION
-from docpipe.classify import doc_type_from_text
-from docpipe.contracts import DETAIL_TYPES, NormalizedSummary, Outcome
+from docpipe.classify import EXPENSE_DOC_TYPES, doc_type_from_text, plan_for
+from docpipe.contracts import DETAIL_TYPES, Classification, NormalizedSummary, Outcome
 from docpipe.normalize import normalize, summarize, validate_output
 from docpipe.records import expires_at, finish_document, write_upload
 from docpipe.textract.jobs import iter_raw_pages, materialize_async_result
@@ -29,10 +29,21 @@ def refine_doc_type(s3: Any, *, bucket: str, raw_prefix: str, classification: di
     if classification.get("source") != "default":
         return classification["docType"]
     for page in iter_raw_pages(s3, bucket=bucket, prefix=raw_prefix):
-        found = doc_type_from_text(_first_page_text(page))
-        # The expense-first plan only yields expense fields, so only those types can be refined to.
-        return found if found in ("receipt", "invoice") else classification["docType"]
+        return doc_type_from_text(_first_page_text(page)) or classification["docType"]
     return classification["docType"]
+
+
+def replan_for(doc_type: str, document: dict[str, Any], classification: dict[str, Any]) -> Classification | None:
+    """The classification to run again with when the expense-first result cannot serve `doc_type`.
+
+    AnalyzeExpense gives expense fields and text only: an ID card needs AnalyzeID, an insurance card
+    its Queries, a generic form FORMS and TABLES. Only an expense-first plan is ever replanned, and
+    the new one is final (its source is "text"), so a document is analysed at most twice.
+    """
+    if classification.get("source") != "default" or doc_type in EXPENSE_DOC_TYPES:
+        return None
+    plan = plan_for(doc_type, document["mediaType"], int(document["pageCount"]))
+    return {"docType": doc_type, "source": "text", "plan": plan}
 
 
 def normalize_document(
@@ -50,6 +61,10 @@ def normalize_document(
     """Normalize the stored raw result, validate it against its schema, store it; return a summary."""
     raw_prefix = materialize_async_result(textract, s3, state=textract_state, bucket=bucket)
     doc_type = refine_doc_type(s3, bucket=bucket, raw_prefix=raw_prefix, classification=classification)
+    replan = replan_for(doc_type, document, classification)
+    if replan is not None:
+        return {"docType": doc_type, "status": "REPLAN", "reviewReasons": [], "normalizedKey": None,
+                "rawPrefix": raw_prefix, "pages": int(document["pageCount"]), "fields": {}, "replan": replan}
     pages = iter_raw_pages(s3, bucket=bucket, prefix=raw_prefix)
     doc = normalize(doc_type, pages, threshold=threshold, locale=locale, document_id=document["documentId"])
     if textract_state.get("status") == "PARTIAL_SUCCESS":
@@ -64,6 +79,7 @@ def normalize_document(
     return {
         "docType": doc_type, "status": doc["review"]["status"], "reviewReasons": doc["review"]["reasons"],
         "normalizedKey": key, "rawPrefix": raw_prefix, "pages": doc["pages"], "fields": summarize(doc),
+        "replan": None,
     }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from docpipe_local.engine import forms
 from docpipe_local.engine.blocks import text_blocks
 from docpipe_local.engine.layout import Box, Line, Page, Quad, Word, geometry, median_height
-from docpipe_local.engine.text import (AMOUNT, DATE, PHONE, currency_of, is_address_line, label_match,
+from docpipe_local.engine.text import (AMOUNT, DATE, PHONE, currency_of, date_readings, is_address_line, label_match,
                                        normalize_label, words_matching)
 
 SUMMARY_LABELS: dict[str, tuple[str, ...]] = {
@@ -90,6 +90,7 @@ def expense_document(page: Page, index: int) -> dict[str, Any]:
         if field is not None:
             fields.append(field)
             used.update(w.id for w in [*pair.key, *pair.value])
+    fields.extend(_row_amounts(rows, used))
     fields.extend(_receiver(page, rows, used))
     fields.extend(_vendor(page, rows, used, first_item_row=_first_row_index(rows, item_rows)))
     if not any(f.type == "INVOICE_RECEIPT_DATE" for f in fields):
@@ -113,9 +114,11 @@ def summary_type(label: str) -> tuple[str, float] | None:
         score = label_match(label, phrases)
         if score and (best is None or score > best[1]):
             best = (kind, score)
-    last_word = normalize_label(label).split()[-1:]
-    if best is None and last_word and last_word[0] in _TAX_WORDS:
+    words = normalize_label(label).split()
+    if best is None and words and words[-1] in _TAX_WORDS:
         best = ("TAX", 0.9)  # "CA TAX 7.75%", "STATE SALES TAX"
+    elif best is None and _TAX_WORDS.intersection(words):
+        best = ("TAX", 0.8)  # "T = CA TAX 7.7500 on 153.123": the rate and base follow the word
     return best
 
 
@@ -130,6 +133,24 @@ def _labelled(pair: forms.KeyValue) -> _Field | None:
             return _Field(kind, 100 * certainty, value, _min_conf(value) * certainty, pair.key)
     # Any other printed label with its value: Textract reports these as OTHER.
     return _Field("OTHER", 100 * pair.association, pair.value, pair.confidence, pair.key)
+
+
+def _row_amounts(rows: list[list[Line]], used: set[str]) -> list[_Field]:
+    """Amounts at the end of a row whose text before them names a summary amount but is not a plain
+    label ("T = CA TAX 7.7500 on 153.123   $10.683"): known only by the row's shape, so less sure."""
+    fields = []
+    for row in rows:
+        if len(row) < 2 or any(w.id in used for ln in row for w in ln.words):
+            continue
+        amount = words_matching(row[-1].words, AMOUNT)
+        label = [w for ln in row[:-1] for w in ln.words]
+        typed = summary_type(" ".join(w.text for w in label))
+        if not amount or typed is None or typed[0] not in _MONEY or AMOUNT.search(" ".join(w.text for w in label)):
+            continue
+        certainty = forms.SAME_ROW_BY_VALUE_SHAPE * typed[1]
+        fields.append(_Field(typed[0], 100 * certainty, amount, _min_conf(amount) * certainty, label))
+        used.update(w.id for w in [*label, *amount])
+    return fields
 
 
 # -- receiver (Bill To) ------------------------------------------------------------------------------
@@ -188,8 +209,7 @@ def _vendor(page: Page, rows: list[list[Line]], used: set[str], first_item_row: 
         tallest = max(max(ln.box.height for ln in lines) for _, lines in candidates)
         name_row, lines = next((r, lines) for r, lines in candidates
                                if max(ln.box.height for ln in lines) >= 0.95 * tallest)
-        # Several lines of one row in the same large type are one name ("MEGA" "BIGBOX").
-        lines = [ln for ln in lines if ln.box.height >= 0.7 * max(x.box.height for x in lines)]
+        lines = _name_lines(lines, header_rows[name_row + 1:], used)
         words = [w for ln in lines for w in ln.words]
         factor = _BY_POSITION if name_row == candidates[0][0] else _WEAK_POSITION
         fields.append(_Field("VENDOR_NAME", 100 * factor, words, _min_conf(words) * factor,
@@ -214,6 +234,29 @@ def _vendor(page: Page, rows: list[list[Line]], used: set[str], first_item_row: 
     return fields
 
 
+def _name_lines(lines: list[Line], below: list[list[Line]], used: set[str]) -> list[Line]:
+    """The lines that make up the vendor name, starting from the first of `lines`.
+
+    Lines of one row in the same large type and close together are one name ("MEGA" "BIGBOX"); a
+    title far across the page ("MEDICAL INSURANCE INVOICE") is not. A name set too wide for its
+    column wraps: a name-like line right under it, left-aligned and in the same type, continues it
+    ("AnyCompany Hardware" / "Supplies").
+    """
+    tallest = max(x.box.height for x in lines)
+    name = [lines[0]]
+    for line in lines[1:]:
+        if line.box.height >= 0.7 * tallest and line.box.left - name[-1].box.right <= 2.5 * tallest:
+            name.append(line)
+    aligned = [ln for row in below for ln in row if abs(ln.box.left - name[0].box.left) <= 0.5 * tallest]
+    for line in aligned[:2]:
+        last = name[-1]
+        if not (line.box.height >= 0.8 * last.box.height and 0 <= line.box.top - last.box.bottom <= 0.6 * tallest
+                and _name_like(line, used)):
+            break
+        name.append(line)
+    return name
+
+
 def _name_like(line: Line, used: set[str]) -> bool:
     text = line.text
     letters = sum(ch.isalpha() for ch in text)
@@ -230,8 +273,9 @@ def _unlabelled_date(page: Page, used: set[str]) -> list[_Field]:
              and not any(w.id in used for w in words)]
     if not found:
         return []
-    texts = {" ".join(w.text for w in words) for _, words in found}
-    factor = _UNLABELLED_DATE if len(texts) == 1 else _AMBIGUOUS_DATE
+    readings = [date_readings(" ".join(w.text for w in words)) for _, words in found]
+    agree = all(readings[0] & other for other in readings[1:])
+    factor = _UNLABELLED_DATE if agree else _AMBIGUOUS_DATE
     words = found[0][1]
     used.update(w.id for w in words)
     return [_Field("INVOICE_RECEIPT_DATE", 100 * factor, words, _min_conf(words) * factor)]

@@ -73,7 +73,8 @@ def _word_groups(chars: list[str], boxes: list[Any], line_height: float) -> list
     groups: list[list[int]] = [[]]
     for i, ch in enumerate(chars):
         if ch.isspace():
-            groups.append([])
+            if not _inside_number(chars, i):
+                groups.append([])
             continue
         if groups[-1]:
             pitch = centers[i] - centers[groups[-1][-1]]
@@ -81,6 +82,12 @@ def _word_groups(chars: list[str], boxes: list[Any], line_height: float) -> list
                 groups.append([])
         groups[-1].append(i)
     return [group for group in groups if group]
+
+
+def _inside_number(chars: list[str], i: int) -> bool:
+    """A space the recogniser put after a decimal point ("$153. 123"): the amount is one word."""
+    return (2 <= i < len(chars) - 1 and chars[i - 1] in ".," and chars[i - 2].isdigit()
+            and chars[i + 1].isdigit())
 
 
 def _proportional_words(text: str, quad: Quad, score: float) -> list[Word]:

@@ -10,15 +10,42 @@ from docpipe_local.engine.layout import Word
 CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 CURRENCY_CODES = ("USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "JPY", "INR", "MXN", "SEK", "NOK", "DKK")
 _CURRENCY = "|".join([re.escape(s) for s in CURRENCY_SYMBOLS] + list(CURRENCY_CODES))
-# An amount has two decimals (how money is printed); thousands separators optional; a sign or
-# parentheses for negatives. The lookarounds keep dates (12.07.2019) and longer numbers out.
+# An amount has two decimals (how money is printed), or three after a currency sign and a point
+# (US sales-tax receipts print "$10.683"); thousands separators optional; a sign or parentheses
+# for negatives. The lookarounds keep dates (12.07.2019) and longer numbers out.
+_GROUPED = r"(?:\d{1,3}(?:[,.]\d{3})+|\d+)"
 AMOUNT = re.compile(
-    rf"(?<![\w.,/])[-(]?\s*(?:(?:{_CURRENCY})\s*-?\s*)?(?:\d{{1,3}}(?:[,.]\d{{3}})+|\d+)[.,]\d{{2}}(?!\d)(?![.,/]\d)\)?")
+    rf"(?<![\w.,/])[-(]?\s*(?:(?:{_CURRENCY})\s*-?\s*(?:\d{{1,3}}(?:,\d{{3}})+|\d+)\.\d{{3}}"
+    rf"|(?:(?:{_CURRENCY})\s*-?\s*)?{_GROUPED}[.,]\d{{2}})(?!\d)(?![.,/]\d)\)?")
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# OCR often drops the spaces inside printed dates ("Dec24,2020", "29Jan2009", "April 1.2022").
 DATE = re.compile(
     r"(?<![\d/.-])(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2}"
-    rf"|{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTHS},?\s+\d{{4}})(?![\d/])",
+    rf"|{_MONTHS}\s*\d{{1,2}}(?:st|nd|rd|th)?[,.]?\s*\d{{4}}|\d{{1,2}}\s*{_MONTHS}[,.]?\s*\d{{4}})(?![\d/])",
     re.IGNORECASE)
+_MONTH_NUMBERS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                                              "nov", "dec"), start=1)}
+
+
+def date_readings(text: str) -> set[tuple[int, int, int]]:
+    """The (year, month, day) a printed date can mean: one for '13 Feb 2022' or '2022-02-13', both
+    orders for '03/04/2022'. Two printings of one date share a reading."""
+    numbers = re.findall(r"\d+", text)
+    month = next((_MONTH_NUMBERS[t[:3].lower()] for t in re.findall(r"[A-Za-z]+", text)
+                  if t[:3].lower() in _MONTH_NUMBERS), None)
+    if month is not None:
+        years = [int(n) for n in numbers if len(n) == 4]
+        days = [int(n) for n in numbers if len(n) <= 2]
+        return {(years[0], month, days[0])} if years and days else set()
+    if len(numbers) < 3:
+        return set()
+    if len(numbers[0]) == 4:
+        return {(int(numbers[0]), int(numbers[1]), int(numbers[2]))}
+    year = int(numbers[2]) + (2000 if len(numbers[2]) == 2 else 0)
+    a, b = int(numbers[0]), int(numbers[1])
+    return {(year, a, b), (year, b, a)}
+
+
 PHONE = re.compile(r"(?<!\d)(?:\+?1[\s.-]?)?(?:\(\d{3}\)|\d{3})[\s.-]?\d{3}[\s.-]\d{4}(?!\d)")
 _STREET_WORDS = ("ST", "STREET", "AVE", "AVENUE", "RD", "ROAD", "BLVD", "BOULEVARD", "DR", "DRIVE", "LN", "LANE",
                  "WAY", "HWY", "HIGHWAY", "PKWY", "PARKWAY", "SUITE", "STE", "CT", "COURT", "PL", "PLACE",

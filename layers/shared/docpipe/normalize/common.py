@@ -61,7 +61,7 @@ def currency_from(money: Money, textract_code: str | None) -> tuple[str | None, 
 
 def convert(
     kind: Kind, candidate: Candidate, locale: str, *, comma_decimal: bool | None = None,
-    not_after: date | None = None,
+    not_after: date | None = None, day_first: bool | None = None,
 ) -> tuple[Field | None, Any]:
     """Interpret a candidate as `kind`: (field, parsed value). An unreadable value keeps its text in `raw`
     with value None; an empty one gives (None, None)."""
@@ -76,7 +76,7 @@ def convert(
     if not text:
         return None, None
     if kind == "date":
-        parsed = parse_date(text, locale, not_after=not_after)
+        parsed = parse_date(text, locale, not_after=not_after, day_first_evidence=day_first)
         if parsed is None:
             return make_field(None, *base, raw=text), None
         return make_field(parsed.isoformat(), *base), parsed

@@ -18,7 +18,7 @@ from docpipe.normalize.common import (
     make_field,
     pick,
 )
-from docpipe.normalize.values import Money, decimal_text, shows_decimal_comma
+from docpipe.normalize.values import Money, decimal_text, shows_day_first, shows_decimal_comma
 from docpipe.textract.blocks import ExpenseField, StreamStats, iter_expense_documents
 
 # Amount types, in the order their currency is trusted for the whole document.
@@ -70,6 +70,11 @@ class ExpenseData:
     payment_lines: list[Candidate] = field(default_factory=list)
     documents: int = 0
 
+    @property
+    def day_first(self) -> bool | None:
+        """The day/month order the document's own dates show (26/02/2019 makes 11/02/2019 11 February)."""
+        return shows_day_first([f.value for f in self.summary if "DATE" in f.type])
+
 
 def collect(responses: Iterable[Mapping[str, Any]]) -> ExpenseData:
     """Read the stream once, keeping summary fields, line items and lines that name a payment method."""
@@ -98,8 +103,10 @@ def candidate(item: ExpenseField) -> Candidate:
 
 def text_field(data: ExpenseData, kind: Kind, tiers: Sequence[Sequence[Selector]], locale: str) -> Field | None:
     """The best summary field of the first tier that has one."""
+    day_first = data.day_first if kind == "date" else None
     for tier in tiers:
-        found = pick(convert(kind, candidate(f), locale)[0] for f in data.summary if any(s.matches(f) for s in tier))
+        found = pick(convert(kind, candidate(f), locale, day_first=day_first)[0]
+                     for f in data.summary if any(s.matches(f) for s in tier))
         if found is not None:
             return found
     return None

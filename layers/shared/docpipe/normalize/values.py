@@ -214,12 +214,30 @@ def _make(year: int, month: int, day: int) -> date | None:
         return None
 
 
-def parse_date(text: str, locale: str, *, not_after: date | None = None) -> date | None:
+def shows_day_first(texts: list[str]) -> bool | None:
+    """Evidence from a document's other dates: True when one is surely day-first ('26/02/2019'),
+    False when one is surely month-first ('02/26/2019'), None when none is (or they disagree)."""
+    seen: set[bool] = set()
+    for text in texts:
+        numeric = _NUMERIC.search(_TIME.sub(" ", text or ""))
+        if numeric and not _ISO.search(text):
+            first, second = int(numeric.group(1)), int(numeric.group(3))
+            if first > 12 >= second:
+                seen.add(True)
+            elif second > 12 >= first:
+                seen.add(False)
+    return seen.pop() if len(seen) == 1 else None
+
+
+def parse_date(
+    text: str, locale: str, *, not_after: date | None = None, day_first_evidence: bool | None = None
+) -> date | None:
     """A calendar date from how it is printed; None when the text does not make one date.
 
-    Order of evidence: a year-first ISO form; a month name; a part > 12 (it must be the day);
-    only then the locale (en_US month first; en_GB/en_NZ/en_AU/en_KE day first). `not_after`
-    places a two-digit year in the past (a birth date '1/6/58' is 1958, not 2058).
+    Order of evidence: a year-first ISO form; a month name; a part > 12 (it must be the day); the
+    order the document's other dates show (`day_first_evidence`, see `shows_day_first`); only then
+    the locale (en_US month first; en_GB/en_NZ/en_AU/en_KE day first). `not_after` places a two-digit
+    year in the past (a birth date '1/6/58' is 1958, not 2058).
     """
     if not text:
         return None
@@ -234,7 +252,7 @@ def parse_date(text: str, locale: str, *, not_after: date | None = None) -> date
             return _make(year, second, first)
         if second > 12 >= first:
             return _make(year, first, second)
-        if day_first(locale):
+        if day_first_evidence if day_first_evidence is not None else day_first(locale):
             return _make(year, second, first)
         return _make(year, first, second)
     tokens = re.findall(r"[A-Za-z]+|\d+", cleaned)
