@@ -64,3 +64,44 @@ def test_invoice_without_number_or_total_needs_review() -> None:
     assert doc["review"]["status"] == "NEEDS_REVIEW"
     assert doc["review"]["reasons"][:2] == ["total or amount_due missing", "invoice_number missing"]
     validate_output(doc)
+
+
+def _retyped(response: dict[str, Any], type_: str, text: str, confidence: float | None = None) -> dict[str, Any]:
+    """A copy of the first summary field of `type_` with another printed value."""
+    field = copy.deepcopy(next(f for f in response["ExpenseDocuments"][0]["SummaryFields"]
+                               if f["Type"]["Text"] == type_))
+    field["ValueDetection"]["Text"] = text
+    if confidence is not None:
+        field["ValueDetection"]["Confidence"] = confidence
+    return field
+
+
+def test_a_logo_placeholder_read_as_vendor_name_loses_to_the_printed_name() -> None:
+    # GIVEN the real response plus the "LOGO" VENDOR_NAME Textract also returns for template invoices
+    # (East Repair in textractor's notebook), read more surely than the real name
+    altered = copy.deepcopy(load("analyze_expense_receipt_mega_market.json"))
+    summary = altered["ExpenseDocuments"][0]["SummaryFields"]
+    summary.insert(0, _retyped(altered, "VENDOR_NAME", "LOGO", confidence=99.9))
+    # WHEN it is normalized
+    doc = normalize("invoice", [altered], threshold=80, locale="en_US", document_id="doc-1")
+    # THEN the vendor is the printed name
+    assert doc["fields"]["vendor_name"]["value"] == "MEGA MARKET PLUS"
+
+
+def test_an_unambiguous_due_date_sets_the_day_month_order_of_the_invoice_date() -> None:
+    # GIVEN an invoice dated 11/02/2019 and due 26/02/2019 (East Repair Inc.), read under en_US
+    altered = copy.deepcopy(load("analyze_expense_receipt_mega_market.json"))
+    summary = altered["ExpenseDocuments"][0]["SummaryFields"]
+    invoice_date = _retyped(altered, "INVOICE_RECEIPT_DATE", "11/02/2019")
+    due = _retyped(altered, "INVOICE_RECEIPT_DATE", "26/02/2019")
+    due["Type"]["Text"] = "DUE_DATE"
+    summary[:] = [f for f in summary if f["Type"]["Text"] != "INVOICE_RECEIPT_DATE"] + [invoice_date, due]
+    # WHEN it is normalized
+    doc = normalize("invoice", [altered], threshold=80, locale="en_US", document_id="doc-1")
+    # THEN both dates are day-first: 11 February, not 2 November
+    assert doc["fields"]["invoice_date"]["value"] == "2019-02-11"
+    assert doc["fields"]["due_date"]["value"] == "2019-02-26"
+    # AND without the due date the locale decides
+    summary[:] = [f for f in summary if f["Type"]["Text"] != "DUE_DATE"]
+    doc = normalize("invoice", [altered], threshold=80, locale="en_US", document_id="doc-1")
+    assert doc["fields"]["invoice_date"]["value"] == "2019-11-02"

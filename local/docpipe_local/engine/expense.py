@@ -43,7 +43,14 @@ _MONEY = {"SUBTOTAL", "TAX", "TOTAL", "AMOUNT_DUE", "AMOUNT_PAID", "GRATUITY", "
 _DATES = {"INVOICE_RECEIPT_DATE", "DUE_DATE"}
 _IDS = {"INVOICE_RECEIPT_ID", "PO_NUMBER"}
 _TAX_WORDS = {"TAX", "VAT", "GST", "HST", "PST"}
-RECEIVER_LABELS = ("BILL TO", "BILLED TO", "SOLD TO", "INVOICE TO", "CUSTOMER")
+RECEIVER_LABELS = ("BILL TO", "BILLED TO", "SOLD TO", "INVOICE TO", "CUSTOMER", "TO")
+SENDER_LABELS = ("FROM", "BILL FROM", "SELLER", "SUPPLIER", "VENDOR", "SOLD BY", "ISSUED BY")
+PARTY_LABELS = (*RECEIVER_LABELS, *SENDER_LABELS)
+# Labels of values Textract reports as OTHER: knowing them keeps them out of the vendor name.
+OTHER_LABELS = ("ORDER NUMBER", "ORDER NO", "ORDER #", "CUSTOMER ID", "CUSTOMER NO", "CUSTOMER #", "CUSTOMER NUMBER",
+                "ACCOUNT NUMBER", "ACCOUNT NO", "ACCOUNT #", "ACC #", "REFERENCE", "REF #", "REF NO", "PAGE")
+# What a template prints where the vendor's logo goes.
+_PLACEHOLDERS = {"LOGO", "YOUR LOGO", "COMPANY LOGO", "LOGO HERE", "YOUR COMPANY", "COMPANY NAME"}
 _TITLES = {"INVOICE", "RECEIPT", "TAX INVOICE", "SALES RECEIPT", "STATEMENT", "BILL", "QUOTE", "ESTIMATE",
            "CUSTOMER COPY", "COPY", "ORIGINAL", "DUPLICATE"}
 HEADER_LABELS: dict[str, tuple[str, ...]] = {
@@ -53,7 +60,8 @@ HEADER_LABELS: dict[str, tuple[str, ...]] = {
     "UNIT_PRICE": ("UNIT PRICE", "PRICE", "RATE", "UNIT COST", "PRICE EACH", "EACH"),
     "PRICE": ("AMOUNT", "TOTAL", "LINE TOTAL", "EXT PRICE", "EXTENDED PRICE"),
 }
-ALL_LABELS = frozenset(p for phrases in SUMMARY_LABELS.values() for p in phrases) | set(RECEIVER_LABELS)
+ALL_LABELS = (frozenset(p for phrases in SUMMARY_LABELS.values() for p in phrases) | set(RECEIVER_LABELS)
+              | set(SENDER_LABELS) | set(OTHER_LABELS))
 
 # Association factors (see the module docstring).
 _BY_POSITION = 0.85  # vendor name/address/phone from the top of the page
@@ -84,15 +92,17 @@ def expense_document(page: Page, index: int) -> dict[str, Any]:
     used: set[str] = set(in_items)
 
     for pair in forms.key_values(page, ALL_LABELS):
-        if any(w.id in used for w in [*pair.key, *pair.value]):
-            continue
+        if any(w.id in used for w in [*pair.key, *pair.value]) or label_match(pair.key_text, PARTY_LABELS):
+            continue  # parties are read as blocks below
         field = _labelled(pair)
         if field is not None:
             fields.append(field)
             used.update(w.id for w in [*pair.key, *pair.value])
+    fields.extend(_line_prefix_pairs(page, used))
     fields.extend(_row_amounts(rows, used))
-    fields.extend(_receiver(page, rows, used))
-    fields.extend(_vendor(page, rows, used, first_item_row=_first_row_index(rows, item_rows)))
+    fields.extend(_party(page, rows, used, RECEIVER_LABELS, "RECEIVER"))
+    fields.extend(sender := _party(page, rows, used, SENDER_LABELS, "VENDOR"))
+    fields.extend(_vendor(page, rows, used, first_item_row=_first_row_index(rows, item_rows), named=bool(sender)))
     if not any(f.type == "INVOICE_RECEIPT_DATE" for f in fields):
         fields.extend(_unlabelled_date(page, used))
 
@@ -135,6 +145,32 @@ def _labelled(pair: forms.KeyValue) -> _Field | None:
     return _Field("OTHER", 100 * pair.association, pair.value, pair.confidence, pair.key)
 
 
+def _line_prefix_pairs(page: Page, used: set[str]) -> list[_Field]:
+    """A known label and its value read as one line without a colon ("DUE DATE Dec24,2020",
+    "TOTAL $46.69"): the label must be the whole start of the line and the rest must have the
+    value's shape."""
+    fields = []
+    for line in page.lines:
+        words = line.words
+        if len(words) < 2 or any(w.id in used for w in words):
+            continue
+        for size in range(min(4, len(words) - 1), 0, -1):
+            typed = summary_type(" ".join(w.text for w in words[:size]))
+            if typed is None or typed[1] < 0.9 or typed[0] not in SUMMARY_LABELS:
+                continue
+            kind, rest = typed[0], words[size:]
+            pattern = AMOUNT if kind in _MONEY else DATE if kind in _DATES else PHONE if kind == "VENDOR_PHONE" else None
+            value = words_matching(rest, pattern) if pattern else rest
+            if not value or value[0] is not rest[0] or (kind in _IDS | {"PAYMENT_TERMS"} and not re.search(
+                    r"\d", " ".join(w.text for w in value))):
+                break
+            certainty = forms.SAME_ROW_KNOWN_LABEL * typed[1]
+            fields.append(_Field(kind, 100 * certainty, value, _min_conf(value) * certainty, words[:size]))
+            used.update(w.id for w in words)
+            break
+    return fields
+
+
 def _row_amounts(rows: list[list[Line]], used: set[str]) -> list[_Field]:
     """Amounts at the end of a row whose text before them names a summary amount but is not a plain
     label ("T = CA TAX 7.7500 on 153.123   $10.683"): known only by the row's shape, so less sure."""
@@ -153,34 +189,49 @@ def _row_amounts(rows: list[list[Line]], used: set[str]) -> list[_Field]:
     return fields
 
 
-# -- receiver (Bill To) ------------------------------------------------------------------------------
-def _receiver(page: Page, rows: list[list[Line]], used: set[str]) -> list[_Field]:
+# -- labelled parties (Bill To, From) -----------------------------------------------------------------
+def _party(page: Page, rows: list[list[Line]], used: set[str], labels: Sequence[str], kind: str) -> list[_Field]:
+    """`kind`_NAME and `kind`_ADDRESS from the block under a party label ("Bill To", "From:"): the
+    first name-like line, then the address lines. "Name: John Doe" in the block gives "John Doe"."""
     height = median_height(page.lines)
     for r, row in enumerate(rows):
         for line in row:
-            score = label_match(line.text, RECEIVER_LABELS)
+            score = label_match(line.text, labels)
             if not score or any(w.id in used for w in line.words):
                 continue
-            block = _block_below(line, rows[r + 1:], height, used)
-            if not block:
+            block = [(ln, value) for ln in _block_below(line, rows[r + 1:], height)
+                     if (value := _block_value(ln))]
+            names = [(i, value) for i, (ln, value) in enumerate(block)
+                     if not is_address_line(ln.text) and not re.search(r"\d|@", " ".join(w.text for w in value))]
+            if not names:
                 continue
             used.update(w.id for w in line.words)
-            name, rest = block[0], [ln for ln in block[1:] if is_address_line(ln.text)]
-            fields = [_Field("RECEIVER_NAME", 100 * score * _BY_POSITION, name.words,
-                             _min_conf(name.words) * score * _BY_POSITION, line.words)]
-            used.update(w.id for w in name.words)
+            at, name = names[0]
+            certainty = score * _BY_POSITION
+            fields = [_Field(f"{kind}_NAME", 100 * certainty, name, _min_conf(name) * certainty, line.words)]
+            rest = [(ln, value) for ln, value in block[at + 1:] if is_address_line(" ".join(w.text for w in value))]
             if rest:
-                words = [w for ln in rest for w in ln.words]
-                fields.append(_Field("RECEIVER_ADDRESS", 100 * score * _BY_POSITION, words,
-                                     _min_conf(words) * score * _BY_POSITION, line.words,
-                                     value_text="\n".join(ln.text for ln in rest),
-                                     polygon=Box.union(ln.box for ln in rest).quad()))
-                used.update(w.id for w in words)
+                words = [w for _, value in rest for w in value]
+                fields.append(_Field(f"{kind}_ADDRESS", 100 * certainty, words, _min_conf(words) * certainty,
+                                     line.words, value_text="\n".join(" ".join(w.text for w in v) for _, v in rest),
+                                     polygon=Box.union(ln.box for ln, _ in rest).quad()))
+            used.update(w.id for w in [*name, *(w for _, value in rest for w in value)])
             return fields
     return []
 
 
-def _block_below(label: Line, rows: list[list[Line]], height: float, used: set[str]) -> list[Line]:
+def _block_value(line: Line) -> list[Word]:
+    """A block line's value: the words after its "Label:" if it has one; nothing for an amount or
+    a label glued to its value ("City,State:Any"), which cannot be split reliably."""
+    words = line.words
+    ends = [i for i, w in enumerate(words) if forms.terminates_key(w)]
+    value = words[ends[0] + 1:] if ends else words
+    if AMOUNT.search(line.text) or any(":" in w.text for w in value):
+        return []
+    return value
+
+
+def _block_below(label: Line, rows: list[list[Line]], height: float) -> list[Line]:
     """Lines left-aligned under `label`, row after row, until a gap or the alignment breaks."""
     block: list[Line] = []
     bottom = label.box.bottom
@@ -190,20 +241,20 @@ def _block_below(label: Line, rows: list[list[Line]], height: float, used: set[s
             break
         line = aligned[0]
         bottom = line.box.bottom
-        if not any(w.id in used for w in line.words) and not forms.terminates_key(line.words[-1]):
-            block.append(line)
+        block.append(line)
     return block[:5]
 
 
 # -- vendor --------------------------------------------------------------------------------------------
-def _vendor(page: Page, rows: list[list[Line]], used: set[str], first_item_row: int) -> list[_Field]:
-    """Vendor name (the largest text among the first lines that read like a name), the address
-    lines under it, and the first phone number, all above the line items."""
+def _vendor(page: Page, rows: list[list[Line]], used: set[str], first_item_row: int, named: bool) -> list[_Field]:
+    """Vendor name (the largest text among the first lines that read like a name) unless a "From"
+    block already `named` it, the address lines under it, and the first phone number, all above the
+    line items."""
     header_rows = [row for row in rows[:first_item_row] if row[0].box.top < 0.4]
     candidates = [(r, [ln for ln in row if _name_like(ln, used)]) for r, row in enumerate(header_rows)]
     candidates = [(r, lines) for r, lines in candidates if lines][:3]
     fields: list[_Field] = []
-    if candidates:
+    if candidates and not named:
         # The name is the first of the top candidate rows set in the largest type; it is surer when
         # that is also the topmost one.
         tallest = max(max(ln.box.height for ln in lines) for _, lines in candidates)
@@ -261,7 +312,7 @@ def _name_like(line: Line, used: set[str]) -> bool:
     text = line.text
     letters = sum(ch.isalpha() for ch in text)
     return (letters >= 3 and letters >= 0.6 * len(text.replace(" ", ""))
-            and not any(w.id in used for w in line.words) and normalize_label(text) not in _TITLES
+            and not any(w.id in used for w in line.words) and normalize_label(text) not in _TITLES | _PLACEHOLDERS
             and not (AMOUNT.search(text) or DATE.search(text) or PHONE.search(text) or "@" in text)
             and not is_address_line(text) and not summary_type(text) and not forms.terminates_key(line.words[-1]))
 

@@ -52,14 +52,22 @@ _STREET_WORDS = ("ST", "STREET", "AVE", "AVENUE", "RD", "ROAD", "BLVD", "BOULEVA
                  "SQ", "SQUARE", "FLOOR", "FL", "BOX", "UNIT")
 _STREET = re.compile(r"^\s*\d+[A-Z]?\s+\S+.*\b(?:" + "|".join(_STREET_WORDS) + r")\b", re.IGNORECASE)
 _PO_BOX = re.compile(r"\bP\.?\s*O\.?\s+BOX\b", re.IGNORECASE)
+# A house number and a street name in Title Case with no street word ("161 Raynor Overpass").
+_HOUSE = re.compile(r"^\s*\d{1,6}[A-Za-z]?\s+[A-Z][a-z]+(?:[\s,]+[A-Z][a-z]+){1,4}\.?\s*$")
+_UNIT = re.compile(r"^\s*(?:SUITE|STE|UNIT|APT|FLOOR|LEVEL|BUILDING|BLDG)\.?\s+\w", re.IGNORECASE)
+# US "City, ST 12345" and its Australian twin "Melbourne, VIC 3000".
 CITY_STATE_ZIP = re.compile(
-    r"^(?P<city>[A-Za-z][A-Za-z .'-]*?),?\s+(?P<state>[A-Z]{2})\b,?(?:\s+(?P<zip>\d{5}(?:-\d{4})?))?\s*$")
+    r"^(?P<city>[A-Za-z][A-Za-z .'-]*?),?\s+(?P<state>[A-Z]{2,3})\b,?"
+    r"(?:\s+(?P<zip>\d{5}(?:-\d{4})?|\d{4}))?\s*$")
+# A UK or Canadian postcode at the end of a line ("London SW1A 1AA", "Toronto, ON M5V 2T6").
+_POSTCODE = re.compile(r"\b(?:[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d)\s*$")
 _NO_STATE = {"ID", "NO", "PM", "AM"}
 
 
 def is_address_line(text: str) -> bool:
-    """A street line (number + street word, or a PO box) or a "City, ST 12345" line."""
-    if _STREET.search(text) or _PO_BOX.search(text):
+    """A street line (number + street word, a PO box, a suite/unit) or a "City, ST 12345" line
+    (also "Melbourne, VIC 3000" and lines ending in a UK or Canadian postcode)."""
+    if any(p.search(text) for p in (_STREET, _PO_BOX, _UNIT, _HOUSE)) or _POSTCODE.search(text.strip()):
         return True
     match = CITY_STATE_ZIP.match(text.strip())
     if match is None:

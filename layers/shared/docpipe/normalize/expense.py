@@ -29,6 +29,9 @@ _TOLERANCE = Decimal("0.02")
 _PARTIAL_LABEL = re.compile(r"SUB|\bITEMS?\b|SAVING|DISCOUNT|BEFORE|EXCL|\bNET\b|\bTAX\b|\bQTY\b|\bPOINTS?\b")
 _GRAND_LABEL = re.compile(r"GRAND|BALANCE|AMOUNT DUE|TOTAL DUE|TO PAY|INCL|PAYABLE")
 
+PLACEHOLDER_NAMES = frozenset({"LOGO", "YOUR LOGO", "COMPANY LOGO", "LOGO HERE", "YOUR COMPANY", "COMPANY NAME",
+                               "YOUR COMPANY NAME", "YOUR LOGO HERE"})
+
 _PAYMENT_METHODS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), name) for p, name in (
     (r"\bVISA\b", "VISA"), (r"\bMASTER ?CARD\b", "MASTERCARD"), (r"\bAMEX\b|\bAMERICAN EXPRESS\b", "AMEX"),
     (r"\bDISCOVER\b", "DISCOVER"), (r"\bDINERS\b", "DINERS CLUB"), (r"\bJCB\b", "JCB"),
@@ -101,12 +104,17 @@ def candidate(item: ExpenseField) -> Candidate:
     return Candidate(item.value, item.confidence, item.page, source_of(item), item.currency, item.label)
 
 
+def _placeholder(kind: Kind, text: str) -> bool:
+    """A template's stand-in where a name goes: Textract reads the word "LOGO" as a VENDOR_NAME."""
+    return kind == "name" and " ".join(text.upper().split()) in PLACEHOLDER_NAMES
+
+
 def text_field(data: ExpenseData, kind: Kind, tiers: Sequence[Sequence[Selector]], locale: str) -> Field | None:
     """The best summary field of the first tier that has one."""
     day_first = data.day_first if kind == "date" else None
     for tier in tiers:
         found = pick(convert(kind, candidate(f), locale, day_first=day_first)[0]
-                     for f in data.summary if any(s.matches(f) for s in tier))
+                     for f in data.summary if any(s.matches(f) for s in tier) and not _placeholder(kind, f.value))
         if found is not None:
             return found
     return None

@@ -1,0 +1,117 @@
+"""The local engine's AnalyzeExpense on layouts real invoices and receipts use (text-layer PDFs, no OCR)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docpipe_local.engine import documents, expense
+from docpipe_local.engine.layout import Line
+from tests.pdfs import Run, text_pdf
+
+
+class _NoOcr:
+    def read(self, image: Any) -> list[Line]:
+        raise AssertionError("a text-layer PDF must not need OCR")
+
+
+def analyze(runs: list[Run]) -> dict[str, Any]:
+    page = documents.read_pages(text_pdf(runs), "application/pdf", _NoOcr())[0]
+    return expense.expense_document(page, 1)
+
+
+def fields(document: dict[str, Any]) -> dict[str, str]:
+    """Type → value of the summary fields (the first of each type)."""
+    found: dict[str, str] = {}
+    for field in document["SummaryFields"]:
+        found.setdefault(field["Type"]["Text"], field["ValueDetection"]["Text"])
+    return found
+
+
+def confidence(document: dict[str, Any], type_: str) -> float:
+    return next(f["ValueDetection"]["Confidence"] for f in document["SummaryFields"] if f["Type"]["Text"] == type_)
+
+
+def test_from_and_to_blocks_name_the_vendor_and_the_receiver() -> None:
+    # GIVEN an invoice whose sender sits under "From:" and whose header has other labelled numbers
+    document = analyze([
+        (480, 50, 20, "Invoice"),
+        (50, 100, 10, "From:"), (360, 100, 10, "Invoice Number"), (460, 100, 10, "INV-0042"),
+        (50, 114, 10, "Tailspin Design Studio"), (360, 114, 10, "Order Number"), (460, 114, 10, "98765"),
+        (50, 128, 10, "Suite 4B-200"), (360, 128, 10, "Invoice Date"), (460, 128, 10, "March 3, 2024"),
+        (50, 142, 10, "77 Quay Street"),
+        (50, 156, 10, "Brisbane, QLD 4000"),
+        (50, 200, 10, "To:"),
+        (50, 214, 10, "Wingtip Toys"),
+        (50, 228, 10, "5 Pier Road"),
+        (50, 242, 10, "Melbourne, VIC 3000"),
+        (360, 300, 10, "Total"), (460, 300, 10, "$120.00"),
+    ])
+    found = fields(document)
+    # THEN the vendor is the name under "From:", not a label like "Order Number"
+    assert found["VENDOR_NAME"] == "Tailspin Design Studio"
+    assert found["VENDOR_ADDRESS"] == "Suite 4B-200\n77 Quay Street\nBrisbane, QLD 4000"
+    assert found["RECEIVER_NAME"] == "Wingtip Toys"
+    assert found["RECEIVER_ADDRESS"] == "5 Pier Road\nMelbourne, VIC 3000"
+    assert found["INVOICE_RECEIPT_DATE"] == "March 3, 2024"
+    assert "Order Number" not in {f["ValueDetection"]["Text"] for f in document["SummaryFields"]}
+
+
+def test_a_wrapped_vendor_name_is_one_name_and_a_far_title_is_not_part_of_it() -> None:
+    # GIVEN a vendor name set in large type over two lines, and a title in large type far to the right
+    document = analyze([
+        (50, 50, 18, "Fabrikam Garden"), (400, 50, 18, "PATIENT BILLING"),
+        (50, 72, 18, "Supplies"),
+        (50, 96, 10, "161 Raynor Overpass"),
+        (50, 110, 10, "East Tamfort WI 18913"),
+        (380, 140, 10, "DATE"), (440, 140, 10, "Dec09,2020"),
+        (380, 154, 10, "DUE DATE"), (440, 154, 10, "Dec24,2020"),
+        (380, 300, 10, "Total:"), (460, 300, 10, "$147.05"),
+    ])
+    found = fields(document)
+    # THEN the two lines make one vendor name and the title stays out
+    assert found["VENDOR_NAME"] == "Fabrikam Garden Supplies"
+    assert found["VENDOR_ADDRESS"] == "161 Raynor Overpass\nEast Tamfort WI 18913"
+    # AND dates printed without spaces are still dates
+    assert (found["INVOICE_RECEIPT_DATE"], found["DUE_DATE"]) == ("Dec09,2020", "Dec24,2020")
+
+
+def test_a_logo_placeholder_is_never_the_vendor() -> None:
+    document = analyze([
+        (50, 40, 26, "invoice"), (480, 40, 20, "LOGO"),
+        (50, 90, 10, "FROM"),
+        (50, 104, 10, "East Harbor Repair Inc."),
+        (50, 118, 10, "1912 Harvest Lane"),
+        (50, 132, 10, "New York, NY 12210"),
+        (380, 300, 10, "TOTAL"), (460, 300, 10, "$154.06"),
+    ])
+    assert fields(document)["VENDOR_NAME"] == "East Harbor Repair Inc."
+
+
+def test_sales_tax_rows_and_three_decimal_amounts_on_a_receipt() -> None:
+    # GIVEN a US receipt that prints tax to a tenth of a cent and describes the tax on its row
+    document = analyze([
+        (200, 50, 16, "THE CORNER STORE"),
+        (190, 70, 10, "02/13/2022 12:28 AM"),
+        (100, 120, 10, "Wall Calendar"), (250, 120, 10, "1"), (330, 120, 10, "$15.80"),
+        (100, 134, 10, "Thermometer"), (250, 134, 10, "1"), (330, 134, 10, "$27.64"),
+        (230, 170, 10, "SUBTOTAL"), (330, 170, 10, "$43.44"),
+        (100, 184, 10, "T = CA TAX 7.7500 on 46.698"), (330, 184, 10, "$3.258"),
+        (240, 198, 10, "TOTAL"), (330, 198, 10, "$46.698"),
+        (150, 300, 10, "Sunday, February 13, 2022 12:28 AM"),
+    ])
+    found = fields(document)
+    # THEN tax and total are read as printed
+    assert (found["SUBTOTAL"], found["TAX"], found["TOTAL"]) == ("$43.44", "$3.258", "$46.698")
+    # AND a tax known only from its row's wording is less sure than a labelled amount
+    assert confidence(document, "TAX") < confidence(document, "SUBTOTAL")
+    # AND the date printed twice in two styles is one date, read with the confidence of agreement
+    assert found["INVOICE_RECEIPT_DATE"] == "02/13/2022"
+    assert confidence(document, "INVOICE_RECEIPT_DATE") >= 80
+
+
+def test_two_different_unlabelled_dates_make_the_date_less_sure() -> None:
+    agreeing = analyze([(50, 50, 16, "CORNER CAFE"), (50, 70, 10, "02/13/2022"), (50, 200, 10, "13 Feb 2022"),
+                        (50, 120, 10, "TOTAL"), (200, 120, 10, "$4.00")])
+    differing = analyze([(50, 50, 16, "CORNER CAFE"), (50, 70, 10, "02/13/2022"), (50, 200, 10, "14 Mar 2022"),
+                         (50, 120, 10, "TOTAL"), (200, 120, 10, "$4.00")])
+    assert confidence(differing, "INVOICE_RECEIPT_DATE") < 80 <= confidence(agreeing, "INVOICE_RECEIPT_DATE")
