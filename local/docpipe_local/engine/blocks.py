@@ -50,12 +50,14 @@ def analyze_page(page: Page, features: set[str], queries: Sequence[dict[str, Any
     if "TABLES" in features:
         for table in forms.tables(page):
             extra.extend(_table_blocks(table))
-    pairs = forms.key_values(page, labels) if {"FORMS", "QUERIES"} & features else []
     if "FORMS" in features:
-        for pair in pairs:
+        for pair in forms.key_values(page, labels):
             extra.extend(_pair_blocks(pair))
-    for query in queries:
-        extra.extend(_query_blocks(query, forms.answer(query["Text"], pairs), page.number))
+    if queries:
+        # Labels the queries name are keys for answering them, not for the FORMS output.
+        hinted = forms.key_values(page, {*labels, *forms.query_labels(q["Text"] for q in queries)})
+        for query in queries:
+            extra.extend(_query_blocks(query, forms.answer(query["Text"], hinted), page.number))
     children = [b["Id"] for b in extra if b["BlockType"] in ("TABLE", "KEY_VALUE_SET", "QUERY", "QUERY_RESULT")]
     return [*text_blocks(page, children), *extra]
 

@@ -20,23 +20,43 @@ from docpipe_local.engine.layout import Box, Line, Page, Quad, Word, geometry, m
 from docpipe_local.engine.text import (AMOUNT, DATE, PHONE, currency_of, date_readings, is_address_line, label_match,
                                        normalize_label, words_matching)
 
+# Printed labels, in English and in the languages of the EU invoices docpipe is used on (French,
+# German, Spanish, Italian, Dutch, Portuguese), compared after `normalize_label` (accents folded,
+# "N°" read as "NO", numbers and punctuation dropped).
 SUMMARY_LABELS: dict[str, tuple[str, ...]] = {
-    "SUBTOTAL": ("SUBTOTAL", "SUB TOTAL", "SUBTOTAL AMOUNT", "NET TOTAL"),
-    "TAX": ("TAX", "SALES TAX", "VAT", "GST", "HST", "PST", "TAX AMOUNT", "TOTAL TAX", "TAXES"),
-    "TOTAL": ("TOTAL", "GRAND TOTAL", "TOTAL AMOUNT", "INVOICE TOTAL", "TOTAL SALE"),
-    "AMOUNT_DUE": ("AMOUNT DUE", "BALANCE DUE", "TOTAL DUE", "BALANCE", "PLEASE PAY", "AMOUNT PAYABLE"),
+    "SUBTOTAL": ("SUBTOTAL", "SUB TOTAL", "SUBTOTAL AMOUNT", "NET TOTAL", "TOTAL NET", "NET AMOUNT",
+                 "TOTAL HT", "MONTANT HT", "SOUS TOTAL", "TOTAL HORS TAXES", "ZWISCHENSUMME", "NETTOBETRAG",
+                 "SUMME NETTO", "GESAMT NETTO", "NETTO", "BASE IMPONIBLE", "IMPONIBILE", "SUBTOTAAL",
+                 "TOTAAL EXCL BTW"),
+    "TAX": ("TAX", "SALES TAX", "VAT", "GST", "HST", "PST", "TAX AMOUNT", "TOTAL TAX", "TAXES", "TVA",
+            "MONTANT TVA", "TOTAL TVA", "MWST", "MWST BETRAG", "UST", "MEHRWERTSTEUER", "UMSATZSTEUER", "IVA",
+            "BTW", "CGST", "SGST", "IGST"),
+    "TOTAL": ("TOTAL", "GRAND TOTAL", "TOTAL AMOUNT", "INVOICE TOTAL", "TOTAL SALE", "TOTAL FOR THIS INVOICE",
+              "TOTAL TTC", "MONTANT TTC", "TOTAL A PAYER", "NET A PAYER", "MONTANT TOTAL", "GESAMTBETRAG",
+              "RECHNUNGSBETRAG", "ENDBETRAG", "GESAMTSUMME", "SUMME", "GESAMT", "BRUTTOBETRAG", "TOTAL A PAGAR",
+              "IMPORTE TOTAL", "TOTALE", "TOTALE FATTURA", "TOTAAL", "TOTAAL INCL BTW", "VALOR TOTAL"),
+    "AMOUNT_DUE": ("AMOUNT DUE", "BALANCE DUE", "TOTAL DUE", "BALANCE", "PLEASE PAY", "AMOUNT PAYABLE",
+                   "TOTAL AMOUNT DUE", "RESTE A PAYER", "ZAHLBETRAG", "ZU ZAHLEN", "TE BETALEN"),
     "AMOUNT_PAID": ("AMOUNT PAID", "PAID", "TEND", "TENDER", "TENDERED", "CASH", "PAYMENT", "PAYMENT RECEIVED"),
-    "GRATUITY": ("TIP", "GRATUITY"),
-    "DISCOUNT": ("DISCOUNT", "DISCOUNTS"),
+    "GRATUITY": ("TIP", "GRATUITY", "POURBOIRE", "TRINKGELD", "PROPINA"),
+    "DISCOUNT": ("DISCOUNT", "DISCOUNTS", "REMISE", "RABATT", "DESCUENTO", "SCONTO", "KORTING"),
     "INVOICE_RECEIPT_ID": ("INVOICE NUMBER", "INVOICE NO", "INVOICE #", "INVOICE ID", "INV #", "INV NO",
                            "RECEIPT #", "RECEIPT NO", "RECEIPT NUMBER", "BILL NO", "BILL #", "BILL NUMBER",
-                           "TR #", "TRANS #", "TRANSACTION #", "TRANSACTION NO", "TRANSACTION NUMBER"),
+                           "TR #", "TRANS #", "TRANSACTION #", "TRANSACTION NO", "TRANSACTION NUMBER",
+                           "FACTURE NO", "FACTURE #", "NUMERO DE FACTURE", "NO DE FACTURE", "FACTURE NUMERO",
+                           "RECHNUNGSNUMMER", "RECHNUNG NR", "RECHNUNGS NR", "RECHNUNG NUMMER", "RECHNUNGSNR",
+                           "FACTURA NO", "NUMERO DE FACTURA", "FACTURA #", "FATTURA N", "FATTURA NO",
+                           "NUMERO FATTURA", "FACTUURNUMMER", "FACTUUR NR", "NUMERO DA FATURA"),
     "INVOICE_RECEIPT_DATE": ("DATE", "INVOICE DATE", "RECEIPT DATE", "DATE OF ISSUE", "ISSUE DATE", "DATE ISSUED",
-                             "BILL DATE", "TRANSACTION DATE"),
-    "DUE_DATE": ("DUE DATE", "PAYMENT DUE", "DUE", "DUE BY", "PAY BY", "PAYMENT DUE DATE"),
+                             "BILL DATE", "TRANSACTION DATE", "DATE DE FACTURE", "DATE FACTURE",
+                             "DATE D EMISSION", "RECHNUNGSDATUM", "DATUM", "FECHA", "FECHA DE FACTURA", "DATA",
+                             "DATA FATTURA", "FACTUURDATUM", "DATA DE EMISSAO"),
+    "DUE_DATE": ("DUE DATE", "PAYMENT DUE", "DUE", "DUE BY", "PAY BY", "PAYMENT DUE DATE", "ECHEANCE",
+                 "DATE D ECHEANCE", "DATE LIMITE DE PAIEMENT", "FALLIG AM", "FALLIGKEITSDATUM", "ZAHLBAR BIS",
+                 "FECHA DE VENCIMIENTO", "VENCIMIENTO", "SCADENZA", "VERVALDATUM", "DATA DE VENCIMENTO"),
     "PO_NUMBER": ("PO", "PO #", "PO NO", "PO NUMBER", "P O", "P O #", "P O NUMBER", "PURCHASE ORDER",
-                  "PURCHASE ORDER NUMBER", "PURCHASE ORDER #"),
-    "PAYMENT_TERMS": ("TERMS", "PAYMENT TERMS"),
+                  "PURCHASE ORDER NUMBER", "PURCHASE ORDER #", "BON DE COMMANDE", "BESTELLNUMMER"),
+    "PAYMENT_TERMS": ("TERMS", "PAYMENT TERMS", "CONDITIONS DE PAIEMENT", "ZAHLUNGSBEDINGUNGEN"),
     "VENDOR_PHONE": ("PHONE", "TEL", "TELEPHONE", "PH"),
 }
 _MONEY = {"SUBTOTAL", "TAX", "TOTAL", "AMOUNT_DUE", "AMOUNT_PAID", "GRATUITY", "DISCOUNT"}
@@ -52,7 +72,10 @@ OTHER_LABELS = ("ORDER NUMBER", "ORDER NO", "ORDER #", "CUSTOMER ID", "CUSTOMER 
 # What a template prints where the vendor's logo goes.
 _PLACEHOLDERS = {"LOGO", "YOUR LOGO", "COMPANY LOGO", "LOGO HERE", "YOUR COMPANY", "COMPANY NAME"}
 _TITLES = {"INVOICE", "RECEIPT", "TAX INVOICE", "SALES RECEIPT", "STATEMENT", "BILL", "QUOTE", "ESTIMATE",
-           "CUSTOMER COPY", "COPY", "ORIGINAL", "DUPLICATE"}
+           "CUSTOMER COPY", "COPY", "ORIGINAL", "DUPLICATE", "PAYMENT RECEIPT", "INVOICE SUMMARY", "FACTURE",
+           "RECHNUNG", "FACTURA", "FATTURA", "FACTUUR", "FATURA", "QUITTUNG", "TICKET", "RETAIL INVOICE"}
+# Words of a document's title: a line made only of them is not a name, and a name does not end in them.
+_TITLE_WORDS = frozenset(w for title in _TITLES for w in title.split()) | {"INVOICES", "RECEIPTS", "SUMMARY"}
 HEADER_LABELS: dict[str, tuple[str, ...]] = {
     "ITEM": ("DESCRIPTION", "ITEM DESCRIPTION", "ITEM", "PRODUCT", "SERVICE", "DETAILS", "PARTICULARS"),
     "PRODUCT_CODE": ("ITEM #", "ITEM NO", "SKU", "CODE", "ITEM CODE", "PART #", "PART NO", "PRODUCT CODE"),
@@ -159,6 +182,8 @@ def _line_prefix_pairs(page: Page, used: set[str]) -> list[_Field]:
             if typed is None or typed[1] < 0.9 or typed[0] not in SUMMARY_LABELS:
                 continue
             kind, rest = typed[0], words[size:]
+            if rest[0].text in (":", "-", "#") and len(rest) > 1:
+                rest = rest[1:]  # "Date : 28/11/2022", set the French way
             pattern = AMOUNT if kind in _MONEY else DATE if kind in _DATES else PHONE if kind == "VENDOR_PHONE" else None
             value = words_matching(rest, pattern) if pattern else rest
             if not value or value[0] is not rest[0] or (kind in _IDS | {"PAYMENT_TERMS"} and not re.search(
@@ -262,6 +287,8 @@ def _vendor(page: Page, rows: list[list[Line]], used: set[str], first_item_row: 
                                if max(ln.box.height for ln in lines) >= 0.95 * tallest)
         lines = _name_lines(lines, header_rows[name_row + 1:], used)
         words = [w for ln in lines for w in ln.words]
+        while len(words) > 1 and normalize_label(words[-1].text) in _TITLE_WORDS:
+            words.pop()  # "Amazon Web Services Invoice"
         factor = _BY_POSITION if name_row == candidates[0][0] else _WEAK_POSITION
         fields.append(_Field("VENDOR_NAME", 100 * factor, words, _min_conf(words) * factor,
                              polygon=Box.union(ln.box for ln in lines).quad()))
@@ -312,7 +339,8 @@ def _name_like(line: Line, used: set[str]) -> bool:
     text = line.text
     letters = sum(ch.isalpha() for ch in text)
     return (letters >= 3 and letters >= 0.6 * len(text.replace(" ", ""))
-            and not any(w.id in used for w in line.words) and normalize_label(text) not in _TITLES | _PLACEHOLDERS
+            and not any(w.id in used for w in line.words) and normalize_label(text) not in _PLACEHOLDERS
+            and not set(normalize_label(text).split()) <= _TITLE_WORDS
             and not (AMOUNT.search(text) or DATE.search(text) or PHONE.search(text) or "@" in text)
             and not is_address_line(text) and not summary_type(text) and not forms.terminates_key(line.words[-1]))
 

@@ -3,7 +3,8 @@
 Key/value pairs come from "Label: value" text, from a label followed by a value to its right on the
 same row, and from a label line with its value directly below. Tables are runs of consecutive rows
 whose lines fall into the same two or more columns, with at least one numeric column. Queries are
-answered from the key/value pair whose key shares the most words with the question.
+answered from the key/value pair whose key best matches the question; a label the question names
+counts as a key even without a colon.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from docpipe_local.engine.layout import Box, Line, Page, Quad, Word, median_height, span_polygon
-from docpipe_local.engine.text import AMOUNT, DATE, label_match, tokens
+from docpipe_local.engine.text import AMOUNT, DATE, label_match
 
 # How sure an association between a key and a value is, by how it was found (multiplied by the
 # OCR confidence of the words): a colon on the same line is explicit; position alone is weaker.
@@ -68,8 +69,14 @@ def _known(text: str, labels: frozenset[str]) -> float:
 
 
 def key_values(page: Page, labels: Iterable[str] = ()) -> list[KeyValue]:
-    """Every key/value pair on the page; `labels` are normalised label phrases known to be keys."""
+    """Every key/value pair on the page; `labels` are normalised label phrases known to be keys.
+
+    Words where OCR glued a label to its value ("ID:11-2234-10190") are split in place first, so the
+    page's WORD blocks and the pairs share the same words.
+    """
     known = frozenset(labels)
+    for line in page.lines:
+        split_glued_labels(line)
     rows = page.rows()
     height = median_height(page.lines)
     pairs: list[KeyValue] = []
@@ -77,6 +84,7 @@ def key_values(page: Page, labels: Iterable[str] = ()) -> list[KeyValue]:
 
     for line in page.lines:
         pairs.extend(_inline_pairs(line, known, page.number))
+    key_starts = {p.key[0].id for p in pairs}
 
     for r, row in enumerate(rows):
         for i, line in enumerate(row):
@@ -87,7 +95,7 @@ def key_values(page: Page, labels: Iterable[str] = ()) -> list[KeyValue]:
             label_score = _known(line.text, known)
             association = 0.0
             value_line: Line | None = None
-            if right is not None and right.id not in used and not terminates_key(right.words[-1]):
+            if right is not None and right.id not in used and not _another_field(right, key_starts):
                 # A "No."/"#" label numbers something: its value has a digit ("Item #" over a column is a header).
                 if terminated and (line.text.endswith(":") or re.search(r"\d", right.text)):
                     association, value_line = SAME_ROW_AFTER_TERMINATOR, right
@@ -96,9 +104,10 @@ def key_values(page: Page, labels: Iterable[str] = ()) -> list[KeyValue]:
                 elif (len(row) == 2 and len(line.words) <= 4 and not _value_like(line.text)
                       and (AMOUNT.search(right.text) or DATE.search(right.text))):
                     association, value_line = SAME_ROW_BY_VALUE_SHAPE, right
-            elif right is None and (terminated or label_score):
+            elif (right is None or _another_field(right, key_starts)) and (terminated or label_score):
+                # Nothing to the label's right but the next field: its value is printed under it.
                 value_line = _below(line, rows[r + 1] if r + 1 < len(rows) else [], height)
-                if value_line is not None and value_line.id not in used and not terminates_key(value_line.words[-1]):
+                if value_line is not None and value_line.id not in used and not _another_field(value_line, key_starts):
                     association = BELOW_AFTER_TERMINATOR if terminated else BELOW_KNOWN_LABEL * label_score
                 else:
                     value_line = None
@@ -106,6 +115,42 @@ def key_values(page: Page, labels: Iterable[str] = ()) -> list[KeyValue]:
                 pairs.append(KeyValue(line.words, value_line.words, association, page.number))
                 used.update((line.id, value_line.id))
     return pairs
+
+
+def _another_field(line: Line, key_starts: set[str]) -> bool:
+    """A "Label:" line, or a line starting with an inline pair's key, is a field of its own."""
+    return terminates_key(line.words[-1]) or line.words[0].id in key_starts
+
+
+# A label glued to its value by OCR: letters ending in ":" or "#", then the value ("Payer ID:87726",
+# "Invoice#23-AUK9909"). The label has two letters or more, so times (10:30) and URLs stay whole.
+_GLUED = re.compile(r"^([A-Za-z][A-Za-z.'/-]*[A-Za-z.])(:|#)([A-Za-z0-9($€£¥+].*)$")
+
+
+def split_glued_labels(line: Line) -> None:
+    """Split each word that is a label glued to its value into two words, in place. The value keeps
+    the original word's id, so anything that already refers to the word still finds the value."""
+    words: list[Word] = []
+    for word in line.words:
+        match = _GLUED.match(word.text)
+        if match is None or (match.group(2) == "#" and not re.search(r"\d", match.group(3))):
+            words.append(word)
+            continue
+        label = match.group(1) + match.group(2)
+        cut = len(label) / len(word.text)  # characters have no positions here: split proportionally
+        words.append(Word(label, _part(word.polygon, 0.0, cut), word.confidence))
+        words.append(Word(match.group(3), _part(word.polygon, cut, 1.0), word.confidence, id=word.id))
+    line.words[:] = words
+
+
+def _part(quad: Quad, start: float, end: float) -> Quad:
+    """The slice of a word's quad between two fractions of its length."""
+    def along(a: tuple[float, float], b: tuple[float, float], t: float) -> tuple[float, float]:
+        return (a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)
+
+    top_left, top_right, bottom_right, bottom_left = quad
+    return (along(top_left, top_right, start), along(top_left, top_right, end),
+            along(bottom_left, bottom_right, end), along(bottom_left, bottom_right, start))
 
 
 def _inline_pairs(line: Line, known: frozenset[str], page: int) -> list[KeyValue]:
@@ -262,21 +307,85 @@ class Answer:
     confidence: float
 
 
+def query_labels(questions: Iterable[str]) -> set[str]:
+    """Label phrases the questions name ("What is the member ID?" → MEMBER, ID, MEMBER ID): a line
+    printing one of them is a key even without a colon ("Member." with the name under it)."""
+    phrases: set[str] = set()
+    for question in questions:
+        terms = [t for t in re.findall(r"[a-z0-9]+", question.lower()) if t not in _QUESTION_WORDS and t != "or"]
+        for size in (1, 2, 3):
+            phrases.update(" ".join(terms[i:i + size]).upper() for i in range(len(terms) - size + 1))
+    return phrases
+
+
 def answer(question: str, pairs: Sequence[KeyValue]) -> Answer | None:
-    """The value of the pair whose key best matches the question's content words (Jaccard ≥ 0.5)."""
-    wanted = tokens(question) - _QUESTION_WORDS
+    """The value of the pair whose key best matches the question (see `_match`); its confidence is
+    the pair's times how well the key matched."""
     best: tuple[float, KeyValue] | None = None
     for pair in pairs:
-        key = tokens(pair.key_text)
-        if not wanted or not key:
-            continue
-        score = len(wanted & key) / len(wanted | key)
-        if score >= 0.5 and (best is None or score > best[0]):
+        score = _match(question, pair)
+        if score and (best is None or score > best[0]):
             best = (score, pair)
     if best is None:
         return None
     score, pair = best
     return Answer(pair.value, pair.confidence * score)
+
+
+# Words saying what kind of value is asked for, each with the test a value of that kind passes.
+_KINDS = {
+    "name": lambda v: bool(re.search(r"[A-Za-z]", v)) and not re.search(r"\d", v),
+    "number": lambda v: bool(re.search(r"\d", v)),
+    "id": lambda v: bool(re.search(r"\d", v)),
+    "date": lambda v: bool(DATE.search(v)),
+}
+_SYNONYMS = {"no": "number", "num": "number", "nbr": "number", "#": "number"}
+
+
+def _match(question: str, pair: KeyValue) -> float:
+    """How surely the pair answers the question: 1.0 when key and question name the same thing; 0.9
+    when the question only adds what kind of value it wants and the value is of that kind ("name of
+    the member" → "Member: JOHN DOE"); else their word overlap (Jaccard, at least 0.5). The key must
+    name what is asked ("manufacturer" in "the manufacturer of the 1st dose", not just "1st Dose"),
+    and "X or Y" in a question is matched as either alternative."""
+    key = _terms(pair.key_text)
+    best = 0.0
+    for wanted, head in _readings(question):
+        if not wanted or not key or not (head - _KINDS.keys()) <= key:
+            continue
+        missing = wanted - key
+        if any(not _KINDS[kind](pair.value_text) for kind in missing & _KINDS.keys()):
+            continue
+        subject = wanted - _KINDS.keys()
+        if key == wanted:
+            score = 1.0
+        elif key < wanted and missing <= _KINDS.keys():
+            score = 0.9
+        elif subject and not subject & key:
+            score = 0.0
+        else:
+            jaccard = len(wanted & key) / len(wanted | key)
+            score = jaccard if jaccard >= 0.5 else 0.0
+        best = max(best, score)
+    return best
+
+
+def _terms(text: str) -> set[str]:
+    words = re.findall(r"[a-z0-9]+|#", text.lower())
+    return {_SYNONYMS.get(w, w) for w in words if w not in _QUESTION_WORDS}
+
+
+def _readings(question: str) -> list[tuple[set[str], set[str]]]:
+    """(content words, the words naming what is asked: those before "of", else all), once per
+    reading of each "X or Y" in the question."""
+    words = [_SYNONYMS.get(w, w) for w in re.findall(r"[a-z0-9]+|#", question.lower())
+             if w not in _QUESTION_WORDS or w == "of"]
+    head = set(words[:words.index("of")]) if "of" in words[1:] else None
+    words = [w for w in words if w != "of"]
+    ors = [i for i, w in enumerate(words) if w == "or" and 0 < i < len(words) - 1]
+    readings = [{w for j, w in enumerate(words) if j not in dropped and w != "or"}
+                for dropped in itertools.product(*[(i - 1, i + 1) for i in ors])]
+    return [(wanted, head or wanted) for wanted in readings]
 
 
 def value_polygon(words: Sequence[Word]) -> Quad:

@@ -1,16 +1,19 @@
 """AnalyzeID: identity document fields read by label proximity; fields not found are omitted.
 
-Labels are found on the page (DOB, EXP, Surname, ...); on US driver's licenses the AAMVA card
+Labels are found on the page (DOB, EXP, Surname, ...), with the value after the label, to its right
+or on the line below (passports print every value under a label given in up to three languages,
+"Date of birth/Date de naissance/Fecha de nacimiento"). On US driver's licenses the AAMVA card
 design standard also numbers the fields (1 family name, 2 given name, 3 date of birth, 4a issue,
 4b expiry, 4d number, 8 address, 9 class, 9a endorsements, 12 restrictions), which identifies a
-value printed right after its number. AnalyzeID returns no geometry, only text and confidence.
+value printed right after its number. A machine-readable zone is used only when its check digits
+validate. AnalyzeID returns no geometry, only text and confidence.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +29,8 @@ ID_LABELS: dict[str, tuple[str, ...]] = {
                         "LICENSE #", "PASSPORT NO", "PASSPORT NUMBER", "PASSPORT #", "DOCUMENT NUMBER",
                         "DOCUMENT NO", "ID NO", "ID NUMBER", "ID #"),
     "DATE_OF_BIRTH": ("DOB", "DATE OF BIRTH", "BIRTH DATE", "BIRTHDATE"),
-    "EXPIRATION_DATE": ("EXP", "EXPIRES", "EXPIRATION", "EXPIRATION DATE", "DATE OF EXPIRATION", "EXP DATE"),
+    "EXPIRATION_DATE": ("EXP", "EXPIRES", "EXPIRATION", "EXPIRATION DATE", "DATE OF EXPIRATION", "EXP DATE",
+                        "DATE OF EXPIRY", "EXPIRY DATE"),
     "DATE_OF_ISSUE": ("ISS", "ISSUED", "ISSUE DATE", "DATE OF ISSUE", "ISS DATE"),
     "CLASS": ("CLASS",),
     "RESTRICTIONS": ("REST", "RESTR", "RESTRICTIONS"),
@@ -35,10 +39,18 @@ ID_LABELS: dict[str, tuple[str, ...]] = {
     "COUNTY": ("COUNTY",),
 }
 ALL_LABELS = frozenset(p for phrases in ID_LABELS.values() for p in phrases)
+# Labels of things AnalyzeID has no field for: never a value, and never taken as one.
+_OTHER_LABELS = frozenset({"NATIONALITY", "SEX", "AUTHORITY", "ISSUING AUTHORITY", "TYPE", "CODE", "COUNTRY CODE",
+                           "SIGNATURE", "HEIGHT", "WEIGHT", "EYES", "HAIR"})
+# The fields AnalyzeID returns for a passport; the rest are driver's license fields.
+_PASSPORT_FIELDS = frozenset({"FIRST_NAME", "LAST_NAME", "MIDDLE_NAME", "DOCUMENT_NUMBER", "EXPIRATION_DATE",
+                              "DATE_OF_BIRTH", "PLACE_OF_BIRTH", "DATE_OF_ISSUE", "ID_TYPE", "MRZ_CODE"})
+_DATE_FIELDS = ("DATE_OF_BIRTH", "EXPIRATION_DATE", "DATE_OF_ISSUE")
 _AAMVA = {"1": "LAST_NAME", "2": "FIRST_NAME", "8": "ADDRESS"}
 # "4d NUMBER", "3DOB", "9a END" (OCR often reads 9a as "Oa").
 _FIELD_NUMBER = re.compile(r"^(?:\d{1,2}[a-d]?|[Oo][a-d])\s*(?=[A-Z])")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z'\- ]*$")
+_PLACE = re.compile(r"^[A-Za-z][A-Za-z'.,\- ]*$")
 _US_STATES = {
     "ALABAMA", "ALASKA", "ARIZONA", "ARKANSAS", "CALIFORNIA", "COLORADO", "CONNECTICUT", "DELAWARE",
     "DISTRICT OF COLUMBIA", "FLORIDA", "GEORGIA", "HAWAII", "IDAHO", "ILLINOIS", "INDIANA", "IOWA", "KANSAS",
@@ -48,9 +60,19 @@ _US_STATES = {
     "SOUTH CAROLINA", "SOUTH DAKOTA", "TENNESSEE", "TEXAS", "UTAH", "VERMONT", "VIRGINIA", "WASHINGTON",
     "WEST VIRGINIA", "WISCONSIN", "WYOMING",
 }
-_MRZ = re.compile(r"^[A-Z0-9<]{30,44}$")
+_MONTH_NUMBERS = {m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT",
+                                              "NOV", "DEC"), start=1)}
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})\s*([A-Za-z]{3,})\.?[,.]?\s*(\d{4})$")
+_MONTH_DAY_YEAR = re.compile(r"^([A-Za-z]{3,})\.?\s*(\d{1,2})(?:st|nd|rd|th)?[,.]?\s*(\d{4})$", re.IGNORECASE)
+# MRZ lines per ICAO 9303 format: TD1 (ID cards) 3 x 30, TD2 2 x 36, TD3 (passports) 2 x 44.
+_MRZ_LINE = re.compile(r"^[A-Z0-9<]{30,44}$")
+_MRZ_FORMATS = {30: 3, 36: 2, 44: 2}
 # How surely a value belongs to its field (times the OCR confidence of the value).
 _INLINE, _RIGHT, _BELOW, _NUMBERED, _ABOVE_GIVEN_NAME, _WHOLE_LINE = 1.0, 0.95, 0.9, 0.95, 0.75, 0.9
+# A value the check-digit-valid MRZ contradicts is doubtful; one it confirms was read twice.
+_MRZ_DISAGREES = 0.5
 
 
 @dataclass
@@ -63,7 +85,7 @@ class _Found:
 def _checks() -> dict[str, Callable[[str], str | None]]:
     def date(text: str) -> str | None:
         match = DATE.search(text)
-        return match.group() if match else None
+        return _spaced_date(match.group()) if match else None
 
     def number(text: str) -> str | None:
         token = text.replace(" ", "")
@@ -73,28 +95,37 @@ def _checks() -> dict[str, Callable[[str], str | None]]:
         text = text.strip(" ,.")
         return text if _NAME.match(text) else None
 
+    def place(text: str) -> str | None:
+        text = text.strip(" ,")
+        return text if _PLACE.match(text) else None
+
     def short(text: str) -> str | None:
         return text if re.fullmatch(r"[A-Za-z0-9 ,/-]{1,12}", text) else None
 
     return {"FIRST_NAME": name, "LAST_NAME": name, "MIDDLE_NAME": name, "DOCUMENT_NUMBER": number,
             "DATE_OF_BIRTH": date, "EXPIRATION_DATE": date, "DATE_OF_ISSUE": date, "CLASS": short,
-            "RESTRICTIONS": short, "ENDORSEMENTS": short, "PLACE_OF_BIRTH": name, "COUNTY": name}
+            "RESTRICTIONS": short, "ENDORSEMENTS": short, "PLACE_OF_BIRTH": place, "COUNTY": name}
 
 
 _CHECKS = _checks()
 
 
 def identity_document(page: Page, index: int) -> dict[str, Any]:
+    """One IdentityDocument for the page: the fields found and the page's blocks."""
     found: dict[str, _Found] = {}
     rows = page.rows()
     text = " ".join(ln.text for ln in page.lines).upper()
     words = set(re.findall(r"[A-Z]+", text))
     licence = bool({"DRIVER", "DRIVERS"} & words and {"LICENSE", "LICENCE"} & words)
-    _labelled(rows, found, median_height(page.lines))
+    passport = not licence and bool({"PASSPORT", "PASSEPORT", "PASAPORTE"} & words)
+    _labelled(page, rows, found, median_height(page.lines))
     if licence:
         _numbered(rows, found)
-    _address(rows, found)
-    _whole_lines(page, found, text, licence)
+    _address(rows, found, licence)
+    _whole_lines(page, found, licence, passport)
+    _mrz(page, found)
+    if passport:
+        found = {kind: value for kind, value in found.items() if kind in _PASSPORT_FIELDS}
     fields = [{"Type": {"Text": kind},
                "ValueDetection": {"Text": value.text, **({"NormalizedValue": value.normalized} if value.normalized else {}),
                                   "Confidence": value.confidence}}
@@ -102,28 +133,45 @@ def identity_document(page: Page, index: int) -> dict[str, Any]:
     return {"DocumentIndex": index, "IdentityDocumentFields": fields, "Blocks": text_blocks(page)}
 
 
-def _label_of(text: str) -> tuple[str, float, str] | None:
-    """(field, label score, text after the label) when `text` starts with a field's label."""
+# -- labelled fields -------------------------------------------------------------------------------
+def _label_of(text: str) -> tuple[str | None, float, str] | None:
+    """(field or None for a label AnalyzeID has no field for, label score, text after the label) when
+    `text` starts with a label. A label printed in several languages ("Surname / Nom / Apellidos") is
+    matched by its parts, and the other parts are translations, not a value."""
     stripped = _FIELD_NUMBER.sub("", text.strip())
-    words = stripped.split()
-    for size in (3, 2, 1):
-        if len(words) < size:
-            continue
-        head, rest = " ".join(words[:size]), " ".join(words[size:])
-        if re.search(r"\d", head):
-            continue  # labels have no digits; "EXP 07/04/2030" is the label EXP and its value
-        for kind, phrases in ID_LABELS.items():
-            score = label_match(head, phrases)
-            if score:
-                return kind, score, rest
+    parts = [stripped]
+    if "/" in stripped and not re.search(r"\d", stripped):
+        parts = [p.strip() for p in stripped.split("/") if p.strip()]
+    for part in parts:
+        words = part.split()
+        for size in (3, 2, 1):
+            if len(words) < size:
+                continue
+            head, rest = " ".join(words[:size]), " ".join(words[size:])
+            if re.search(r"\d", head):
+                continue  # labels have no digits; "EXP 07/04/2030" is the label EXP and its value
+            rest = rest if len(parts) == 1 else ""
+            for kind, phrases in [*ID_LABELS.items(), (None, _OTHER_LABELS)]:
+                score = _label_score(head, phrases)
+                if score and (len(parts) == 1 or size == len(words)):
+                    return kind, score, rest
     return None
 
 
-def _labelled(rows: list[list[Line]], found: dict[str, _Found], height: float) -> None:
-    for r, row in enumerate(rows):
+def _label_score(text: str, phrases: Collection[str]) -> float:
+    """label_match, also undoing OCR's reading of "rn" as "m" ("Sumame" for "Surname")."""
+    score = label_match(text, phrases)
+    if score:
+        return score
+    merged = {p.replace("RN", "M") for p in phrases if "RN" in p}
+    return 0.9 * label_match(text, merged) if merged else 0.0
+
+
+def _labelled(page: Page, rows: list[list[Line]], found: dict[str, _Found], height: float) -> None:
+    for row in rows:
         for i, line in enumerate(row):
             labelled = _label_of(line.text)
-            if labelled is None:
+            if labelled is None or labelled[0] is None:
                 continue
             kind, score, rest = labelled
             candidates: list[tuple[str, float, float]] = []
@@ -132,26 +180,81 @@ def _labelled(rows: list[list[Line]], found: dict[str, _Found], height: float) -
             right = row[i + 1] if i + 1 < len(row) else None
             if right is not None and right.box.left - line.box.right < 2 * max(height, line.box.height):
                 candidates.append((right.text, right.confidence, _RIGHT))
-            below = _below(line, rows[r + 1] if r + 1 < len(rows) else [])
+            below = _below(line, page.lines)
             if below is not None:
                 candidates.append((below.text, below.confidence, _BELOW))
             for value_text, ocr, association in candidates:
-                # Another field's label next to or under this one is not its value.
-                value = _CHECKS[kind](value_text) if association == _INLINE or _label_of(value_text) is None else None
+                # Another label next to or under this one is not this field's value.
+                if association != _INLINE and _label_of(value_text) is not None:
+                    continue
+                value = _CHECKS[kind](value_text)
                 if value:
-                    _keep(found, kind, _Found(value, ocr * score * association, _normalized(kind, value)))
+                    _keep_labelled(found, kind, value, ocr * score * association, line.text)
                     break
 
 
-def _below(line: Line, next_row: Sequence[Line]) -> Line | None:
-    box = line.box
-    under = [c for c in next_row if c.box.x_overlap(box) > 0 and c.box.top - box.bottom < 1.5 * box.height]
-    return min(under, key=lambda c: abs(c.box.left - box.left)) if under else None
+def _keep_labelled(found: dict[str, _Found], kind: str, value: str, confidence: float, label: str) -> None:
+    # Passports print first and middle names together under "Given Names"; AnalyzeID splits them.
+    if kind == "FIRST_NAME" and "GIVEN NAMES" in label.upper() and " " in value:
+        value, middle = value.split(" ", 1)
+        _keep(found, "MIDDLE_NAME", _Found(middle, confidence))
+    _keep(found, kind, _Found(value, confidence, _normalized(kind, value)))
 
 
+def _below(label: Line, lines: Sequence[Line]) -> Line | None:
+    """The nearest line starting under the label (within about a line height) and overlapping it by a
+    quarter of the narrower width: where a form prints a value under its caption."""
+    box = label.box
+    under = [c for c in lines
+             if c is not label and c.box.top > box.center_y and c.box.top - box.bottom < box.height
+             and c.box.x_overlap(box) >= 0.25]
+    return min(under, key=lambda c: (c.box.top, abs(c.box.left - box.left))) if under else None
+
+
+def _spaced_date(text: str) -> str:
+    """A month-name date as printed: OCR often drops its spaces ("29Jan2009" → "29 Jan 2009")."""
+    if not re.search(r"[A-Za-z]", text):
+        return text
+    spaced = re.sub(r"(?<=\d)(?=[A-Za-z])|(?<=[A-Za-z])(?=\d)|(?<=,)(?=\d)", " ", text)
+    return re.sub(r"(?<=\d) (?=st|nd|rd|th)", "", spaced)
+
+
+def _normalized(kind: str, value: str) -> dict[str, str] | None:
+    """Textract's NormalizedValue for a date field: midnight ISO-8601, ValueType Date."""
+    if kind not in _DATE_FIELDS:
+        return None
+    parsed = _parse_date(value.strip(), born=kind == "DATE_OF_BIRTH")
+    return {"Value": parsed.strftime("%Y-%m-%dT00:00:00"), "ValueType": "Date"} if parsed else None
+
+
+def _parse_date(text: str, born: bool) -> dt.date | None:
+    numeric, iso = _NUMERIC_DATE.match(text), _ISO_DATE.match(text)
+    day_first, month_first = _DAY_MONTH_YEAR.match(text), _MONTH_DAY_YEAR.match(text)
+    try:
+        if iso:
+            return dt.date(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
+        if numeric:
+            first, second, year = (int(g) for g in numeric.groups())
+            if year < 100:  # a birth year cannot be in the future; issue and expiry years are this century
+                year += 1900 if born and year > dt.date.today().year % 100 else 2000
+            # US cards print month first; a first number above 12 can only be a day.
+            month, day = (second, first) if first > 12 else (first, second)
+            return dt.date(year, month, day)
+        if day_first and day_first.group(2)[:3].upper() in _MONTH_NUMBERS:
+            return dt.date(int(day_first.group(3)), _MONTH_NUMBERS[day_first.group(2)[:3].upper()],
+                           int(day_first.group(1)))
+        if month_first and month_first.group(1)[:3].upper() in _MONTH_NUMBERS:
+            return dt.date(int(month_first.group(3)), _MONTH_NUMBERS[month_first.group(1)[:3].upper()],
+                           int(month_first.group(2)))
+    except ValueError:
+        return None
+    return None
+
+
+# -- numbered fields and the address ---------------------------------------------------------------
 def _numbered(rows: list[list[Line]], found: dict[str, _Found]) -> None:
-    """AAMVA-numbered values ("2 JORGE", "8 100 MAIN STREET"); the family name (1) sits right above
-    the given name (2) and is taken from there when its small number was not read."""
+    """AAMVA-numbered values ("2 JORGE", "8 MAIN STREET"); the family name (1) sits right above the
+    given name (2) and is taken from there when its small number was not read."""
     given_at: tuple[int, Line] | None = None
     for r, row in enumerate(rows):
         for line in row:
@@ -159,7 +262,7 @@ def _numbered(rows: list[list[Line]], found: dict[str, _Found]) -> None:
             if not match or match.group(1) not in _AAMVA:
                 continue
             kind = _AAMVA[match.group(1)]
-            value = match.group(2).strip() if kind == "ADDRESS" else _CHECKS[kind](match.group(2))
+            value = _as_printed(match.group(2).strip()) if kind == "ADDRESS" else _CHECKS[kind](match.group(2))
             if value:
                 _keep(found, kind, _Found(value, line.confidence * _NUMBERED))
                 if kind == "FIRST_NAME":
@@ -172,22 +275,46 @@ def _numbered(rows: list[list[Line]], found: dict[str, _Found]) -> None:
                 _keep(found, "LAST_NAME", _Found(name, line.confidence * _ABOVE_GIVEN_NAME))
 
 
-def _address(rows: list[list[Line]], found: dict[str, _Found]) -> None:
-    """City, state and ZIP from a "City, ST 12345" line under a street line."""
+def _address(rows: list[list[Line]], found: dict[str, _Found], licence: bool) -> None:
+    """Street, city, state and ZIP from a "City, ST 12345" line under a street line."""
     for r, row in enumerate(rows[1:], start=1):
         for line in row:
             match = CITY_STATE_ZIP.match(line.text.replace(", ", ",").replace(",", ", ").strip())
             above = _above(line, rows[r - 1])
-            if not match or not match.group("zip") or above is None or not is_address_line(above.text):
+            street = _street(above, line, licence) if match and match.group("zip") and above else None
+            if match is None or street is None:
                 continue
             confidence = line.confidence * _BELOW
             _keep(found, "CITY_IN_ADDRESS", _Found(match.group("city").strip(), confidence))
             _keep(found, "STATE_IN_ADDRESS", _Found(match.group("state"), confidence))
             _keep(found, "ZIP_CODE_IN_ADDRESS", _Found(match.group("zip"), confidence))
             if "ADDRESS" not in found:
-                street = re.sub(r"^\d{1,2}\s+(?=\d)", "", above.text)  # drop an AAMVA "8" before the number
                 _keep(found, "ADDRESS", _Found(street, above.confidence * _BELOW))
             return
+
+
+def _street(line: Line, city: Line, licence: bool) -> str | None:
+    """The street line as printed, or None when `line` is not one. On a licence the AAMVA number 8
+    hangs left of the address ("8 100 MAIN STREET" over "ANYTOWN, MA"): a leading 8 that sticks out
+    by about a character from the city line below is that number, even when OCR glued it on."""
+    text = line.text.strip()
+    char_width = line.box.width / max(1, len(text))
+    if licence and re.match(r"^8\s*\d", text) and (text[1] == " " or city.box.left - line.box.left > char_width / 2):
+        text = text[1:].lstrip()
+    street = _as_printed(text)
+    return street if is_address_line(street) else None
+
+
+def _as_printed(street: str) -> str:
+    """A street line with OCR's usual slips undone."""
+    number, _, rest = street.partition(" ")
+    # A house number is digits; OCR reads 0 as O and 1 as I or l in it ("1OO MAIN STREET").
+    if re.fullmatch(r"\d[\dOoIl]*|[\dOoIl]*\d", number):
+        number = number.translate(str.maketrans("OoIl", "0011"))
+    # OCR drops the space before a long street word ("MARKETSTREET"); short ones (ST, RD) are too
+    # often the end of a name to split off.
+    rest = re.sub(r"(?<=[A-Za-z]{3})(STREET|AVENUE|BOULEVARD)$", r" \1", rest, flags=re.IGNORECASE)
+    return f"{number} {rest}".strip()
 
 
 def _above(line: Line, row: Sequence[Line]) -> Line | None:
@@ -195,34 +322,79 @@ def _above(line: Line, row: Sequence[Line]) -> Line | None:
     return over[0] if over else None
 
 
-def _whole_lines(page: Page, found: dict[str, _Found], text: str, licence: bool) -> None:
-    """Fields a whole line states: the issuing state's name, the document type, the MRZ."""
+# -- whole lines and the MRZ -----------------------------------------------------------------------
+def _whole_lines(page: Page, found: dict[str, _Found], licence: bool, passport: bool) -> None:
+    """Fields a whole line states: the issuing state's name and the document type."""
     for line in page.lines:
         if line.text.strip().upper() in _US_STATES:
             _keep(found, "STATE_NAME", _Found(line.text.strip().upper(), line.confidence * _WHOLE_LINE))
             break
     if licence:
         _keep(found, "ID_TYPE", _Found("DRIVER LICENSE FRONT", 100 * _WHOLE_LINE))
-    elif "PASSPORT" in text:
+    elif passport:
         _keep(found, "ID_TYPE", _Found("PASSPORT", 100 * _WHOLE_LINE))
-    mrz = [ln.text.replace(" ", "") for ln in page.lines if _MRZ.match(ln.text.replace(" ", "")) and "<<" in ln.text]
-    if mrz:
-        lines = [ln for ln in page.lines if ln.text.replace(" ", "") in mrz]
-        _keep(found, "MRZ_CODE", _Found("\n".join(mrz), min(ln.confidence for ln in lines)))
+
+
+def _mrz(page: Page, found: dict[str, _Found]) -> None:
+    """MRZ_CODE when the page holds a machine-readable zone whose check digits validate; its
+    document number and dates then confirm or contradict what the visual zone says."""
+    read = [(ln.text.replace(" ", ""), ln) for row in page.rows() for ln in row]
+    mrz_lines = [(t, ln) for t, ln in read if _MRZ_LINE.match(t) and "<" in t]
+    for length, count in _MRZ_FORMATS.items():
+        group = [(t, ln) for t, ln in mrz_lines if len(t) == length]
+        for start in range(len(group) - count + 1):
+            texts = [t for t, _ in group[start:start + count]]
+            fields = _mrz_fields(texts)
+            if fields is None:
+                continue
+            confidence = min(ln.confidence for _, ln in group[start:start + count])
+            _keep(found, "MRZ_CODE", _Found("\n".join(texts), confidence))
+            _cross_check(found, fields, confidence)
+            return
+
+
+def _mrz_fields(lines: list[str]) -> dict[str, str] | None:
+    """Document number and YYMMDD dates of a TD1/TD2/TD3 zone, or None when a check digit fails."""
+    if len(lines) == 3:  # TD1: the number on line 1, the dates on line 2
+        first, second = lines[0], lines[1]
+        number, dob, expiry = first[5:15], second[0:7], second[8:15]
+        checked = [first[5:30] + second[0:7] + second[8:15] + second[18:30]]
+    else:  # TD2 and TD3: all on the second line; TD3 also checks its personal number
+        second = lines[1]
+        number, dob, expiry = second[0:10], second[13:20], second[21:28]
+        checked = [second[0:10] + second[13:20] + second[21:]]
+        if len(second) == 44:
+            checked.append(second[28:43])
+    if not all(_check_digit_ok(part) for part in (number, dob, expiry, *checked)):
+        return None
+    return {"DOCUMENT_NUMBER": number[:-1].rstrip("<"), "DATE_OF_BIRTH": dob[:-1], "EXPIRATION_DATE": expiry[:-1]}
+
+
+def _check_digit_ok(field_and_digit: str) -> bool:
+    """ICAO 9303 check digit: weights 7, 3, 1 over digits, letters (A=10) and fillers (< = 0)."""
+    data, digit = field_and_digit[:-1], field_and_digit[-1]
+    if not digit.isdigit() and not (digit == "<" and set(data) <= {"<"}):
+        return False
+    total = sum(_mrz_value(ch) * (7, 3, 1)[i % 3] for i, ch in enumerate(data))
+    return total % 10 == (int(digit) if digit.isdigit() else 0)
+
+
+def _mrz_value(ch: str) -> int:
+    return int(ch) if ch.isdigit() else 0 if ch == "<" else ord(ch) - ord("A") + 10
+
+
+def _cross_check(found: dict[str, _Found], mrz: dict[str, str], confidence: float) -> None:
+    for kind, value in mrz.items():
+        visual = found.get(kind)
+        if visual is None:
+            continue
+        if kind in _DATE_FIELDS:
+            agrees = visual.normalized is not None and visual.normalized["Value"][2:10].replace("-", "") == value
+        else:
+            agrees = visual.text.replace(" ", "").upper() == value
+        visual.confidence = max(visual.confidence, confidence) if agrees else visual.confidence * _MRZ_DISAGREES
 
 
 def _keep(found: dict[str, _Found], kind: str, value: _Found) -> None:
     if kind not in found or value.confidence > found[kind].confidence:
         found[kind] = value
-
-
-def _normalized(kind: str, value: str) -> dict[str, str] | None:
-    if kind not in ("DATE_OF_BIRTH", "EXPIRATION_DATE", "DATE_OF_ISSUE"):
-        return None
-    for fmt in ("%m/%d/%Y", "%m-%d-%Y", "%Y-%m-%d", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y"):
-        try:
-            parsed = dt.datetime.strptime(value.title() if "%b" in fmt or "%B" in fmt else value, fmt)
-        except ValueError:
-            continue
-        return {"Value": parsed.strftime("%Y-%m-%dT%H:%M:%S"), "ValueType": "Date"}
-    return None

@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 from docpipe_local.engine.layout import Word
 
 CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
-CURRENCY_CODES = ("USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "JPY", "INR", "MXN", "SEK", "NOK", "DKK")
+CURRENCY_CODES = ("USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "JPY", "INR", "MXN", "SEK", "NOK", "DKK", "KES",
+                  "ZAR", "PLN", "CZK", "SGD", "HKD", "BRL")
 _CURRENCY = "|".join([re.escape(s) for s in CURRENCY_SYMBOLS] + list(CURRENCY_CODES))
 # An amount has two decimals (how money is printed), or three after a currency sign and a point
 # (US sales-tax receipts print "$10.683"); thousands separators optional; a sign or parentheses
-# for negatives. The lookarounds keep dates (12.07.2019) and longer numbers out.
-_GROUPED = r"(?:\d{1,3}(?:[,.]\d{3})+|\d+)"
+# for negatives; the currency before or after ("45,93 €", "34.73 EUR"). The lookarounds keep
+# dates (12.07.2019) and longer numbers out.
+_GROUPED = r"(?:\d{1,3}(?:[,.\u00a0]\d{3})+|\d+)"
 AMOUNT = re.compile(
     rf"(?<![\w.,/])[-(]?\s*(?:(?:{_CURRENCY})\s*-?\s*(?:\d{{1,3}}(?:,\d{{3}})+|\d+)\.\d{{3}}"
-    rf"|(?:(?:{_CURRENCY})\s*-?\s*)?{_GROUPED}[.,]\d{{2}})(?!\d)(?![.,/]\d)\)?")
+    rf"|(?:(?:{_CURRENCY})\s*-?\s*)?{_GROUPED}[.,]\d{{2}}(?:\s?(?:{_CURRENCY})(?![A-Za-z]))?)(?!\d)(?![.,/]\d)\)?")
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # OCR often drops the spaces inside printed dates ("Dec24,2020", "29Jan2009", "April 1.2022").
 DATE = re.compile(
     r"(?<![\d/.-])(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2}"
-    rf"|{_MONTHS}\s*\d{{1,2}}(?:st|nd|rd|th)?[,.]?\s*\d{{4}}|\d{{1,2}}\s*{_MONTHS}[,.]?\s*\d{{4}})(?![\d/])",
+    rf"|{_MONTHS}\s*\d{{1,2}}(?:st|nd|rd|th)?\s*[,.]?\s*\d{{4}}|\d{{1,2}}\.?\s*{_MONTHS}[,.]?\s*\d{{4}})(?![\d/])",
     re.IGNORECASE)
 _MONTH_NUMBERS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
                                               "nov", "dec"), start=1)}
@@ -83,11 +86,17 @@ def currency_of(text: str) -> str | None:
     return found.group(1) if found else None
 
 
+def fold_accents(text: str) -> str:
+    """'Numéro', 'Fällig', 'N°' → 'Numero', 'Fallig', 'No': labels compare without diacritics."""
+    text = text.replace("°", "o").replace("º", "o").replace("ß", "ss")
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
 def normalize_label(text: str) -> str:
     """A label as compared against vocabularies: upper case, no parenthesised notes or numbers,
     no trailing colon, punctuation (except #, set apart) as spaces. "Sales Tax (7.5%):" → "SALES TAX",
     "TR#" → "TR #"."""
-    text = re.sub(r"\([^)]*\)", " ", text.upper())
+    text = re.sub(r"\([^)]*\)", " ", fold_accents(text).upper())
     text = re.sub(r"\d+(?:[.,]\d+)?\s*%?", " ", text)
     text = re.sub(r"[^A-Z#&\s]", " ", text).replace("#", " # ")
     return " ".join(text.split())
