@@ -32,7 +32,8 @@ SUMMARY_LABELS: dict[str, tuple[str, ...]] = {
             "MONTANT TVA", "TOTAL TVA", "MWST", "MWST BETRAG", "UST", "MEHRWERTSTEUER", "UMSATZSTEUER", "IVA",
             "BTW", "CGST", "SGST", "IGST"),
     "TOTAL": ("TOTAL", "GRAND TOTAL", "TOTAL AMOUNT", "INVOICE TOTAL", "TOTAL SALE", "TOTAL FOR THIS INVOICE",
-              "TOTAL TTC", "MONTANT TTC", "TOTAL A PAYER", "NET A PAYER", "MONTANT TOTAL", "GESAMTBETRAG",
+              "TOTAL TTC", "MONTANT TTC", "TOTAL A PAYER", "NET A PAYER", "MONTANT TOTAL", "TOTAL FACTURE", "SOMME A PAYER",
+              "MONTANT A PAYER", "GESAMTBETRAG",
               "RECHNUNGSBETRAG", "ENDBETRAG", "GESAMTSUMME", "SUMME", "GESAMT", "BRUTTOBETRAG", "TOTAL A PAGAR",
               "IMPORTE TOTAL", "TOTALE", "TOTALE FATTURA", "TOTAAL", "TOTAAL INCL BTW", "VALOR TOTAL"),
     "AMOUNT_DUE": ("AMOUNT DUE", "BALANCE DUE", "TOTAL DUE", "BALANCE", "PLEASE PAY", "AMOUNT PAYABLE",
@@ -74,6 +75,8 @@ _PLACEHOLDERS = {"LOGO", "YOUR LOGO", "COMPANY LOGO", "LOGO HERE", "YOUR COMPANY
 _TITLES = {"INVOICE", "RECEIPT", "TAX INVOICE", "SALES RECEIPT", "STATEMENT", "BILL", "QUOTE", "ESTIMATE",
            "CUSTOMER COPY", "COPY", "ORIGINAL", "DUPLICATE", "PAYMENT RECEIPT", "INVOICE SUMMARY", "FACTURE",
            "RECHNUNG", "FACTURA", "FATTURA", "FACTUUR", "FATURA", "QUITTUNG", "TICKET", "RETAIL INVOICE"}
+# What may stand between a label and its value on one line.
+_FILLERS = {":", "-", "#", "le", "du", "au", "am", "vom", "on", "of", "the", "el", "del", "il"}
 # Words of a document's title: a line made only of them is not a name, and a name does not end in them.
 _TITLE_WORDS = frozenset(w for title in _TITLES for w in title.split()) | {"INVOICES", "RECEIPTS", "SUMMARY"}
 HEADER_LABELS: dict[str, tuple[str, ...]] = {
@@ -160,7 +163,7 @@ def _labelled(pair: forms.KeyValue) -> _Field | None:
     if typed is not None:
         kind, score = typed
         pattern = AMOUNT if kind in _MONEY else DATE if kind in _DATES else PHONE if kind == "VENDOR_PHONE" else None
-        value = words_matching(pair.value, pattern) if pattern else pair.value
+        value = words_matching(pair.value, pattern) if pattern else _id_words(pair.value) if kind in _IDS else pair.value
         if value and (kind not in _IDS or re.search(r"\d", " ".join(w.text for w in value))):
             certainty = pair.association * score
             return _Field(kind, 100 * certainty, value, _min_conf(value) * certainty, pair.key)
@@ -178,22 +181,41 @@ def _line_prefix_pairs(page: Page, used: set[str]) -> list[_Field]:
         if len(words) < 2 or any(w.id in used for w in words):
             continue
         for size in range(min(4, len(words) - 1), 0, -1):
+            if any(_value_word(w.text) for w in words[:size]):
+                continue  # the label would swallow its own value ("Facture n° 562044387")
             typed = summary_type(" ".join(w.text for w in words[:size]))
             if typed is None or typed[1] < 0.9 or typed[0] not in SUMMARY_LABELS:
                 continue
             kind, rest = typed[0], words[size:]
-            if rest[0].text in (":", "-", "#") and len(rest) > 1:
-                rest = rest[1:]  # "Date : 28/11/2022", set the French way
+            while len(rest) > 1 and rest[0].text.lower() in _FILLERS:
+                rest = rest[1:]  # "Date : 28/11/2022", "Date limite de paiement le 05 Juillet 2015"
             pattern = AMOUNT if kind in _MONEY else DATE if kind in _DATES else PHONE if kind == "VENDOR_PHONE" else None
-            value = words_matching(rest, pattern) if pattern else rest
+            value = words_matching(rest, pattern) if pattern else _id_words(rest) if kind in _IDS else rest
             if not value or value[0] is not rest[0] or (kind in _IDS | {"PAYMENT_TERMS"} and not re.search(
                     r"\d", " ".join(w.text for w in value))):
                 break
             certainty = forms.SAME_ROW_KNOWN_LABEL * typed[1]
             fields.append(_Field(kind, 100 * certainty, value, _min_conf(value) * certainty, words[:size]))
-            used.update(w.id for w in words)
+            used.update(w.id for w in [*words[:size], *value])
             break
     return fields
+
+
+def _id_words(words: Sequence[Word]) -> list[Word]:
+    """The identifier at the start of a value: "562044387" of "562044387 du 02 Juillet 2015",
+    "INV-3337" of "INV-3337 - Page 1/1"; an identifier is words with digits or capitals only."""
+    taken: list[Word] = []
+    for word in words:
+        if word.text.lower() in _FILLERS or DATE.match(" ".join(w.text for w in words[len(taken):])) or not (
+                re.search(r"\d", word.text) or re.fullmatch(r"[A-Z0-9#/_.-]+", word.text)):
+            break
+        taken.append(word)
+    return taken
+
+
+def _value_word(text: str) -> bool:
+    """A word that is a value, not part of a label: an amount, a date or a long number."""
+    return bool(AMOUNT.search(text) or DATE.search(text) or re.search(r"\d{4}", text))
 
 
 def _row_amounts(rows: list[list[Line]], used: set[str]) -> list[_Field]:
@@ -378,13 +400,20 @@ def _line_items(rows: list[list[Line]], page: Page) -> tuple[list[dict[str, Any]
     for row in rows[start:]:
         if _is_summary_row(row):
             break
-        if not any(AMOUNT.search(ln.text) for ln in row):
+        if not any(AMOUNT.search(ln.text) for ln in row) or _labelled_row(row):
             continue
         item = _item_from_columns(row, columns, page.number) if columns else _item_from_shape(row, page.number)
         if item is not None:
             items.append(item)
             used_rows.append(row)
     return items, used_rows
+
+
+def _labelled_row(row: list[Line]) -> bool:
+    """A row that starts with a known label of a date or a number ("Date limite de paiement le …")."""
+    words = row[0].words
+    return any((typed := summary_type(" ".join(w.text for w in words[:size]))) is not None
+               and typed[1] >= 0.9 and typed[0] not in _MONEY for size in range(1, min(4, len(words)) + 1))
 
 
 def _is_summary_row(row: list[Line]) -> bool:

@@ -92,7 +92,8 @@ def key_values(page: Page, labels: Iterable[str] = ()) -> list[KeyValue]:
                 continue
             right = row[i + 1] if i + 1 < len(row) else None
             terminated = terminates_key(line.words[-1]) and any(ch.isalpha() for ch in line.text)
-            label_score = _known(line.text, known)
+            # "Date : 28/11/2022" reads as the label "Date" once numbers are dropped: it holds its value.
+            label_score = 0.0 if AMOUNT.search(line.text) or DATE.search(line.text) else _known(line.text, known)
             association = 0.0
             value_line: Line | None = None
             if right is not None and right.id not in used and not _another_field(right, key_starts):
@@ -124,7 +125,7 @@ def _another_field(line: Line, key_starts: set[str]) -> bool:
 
 # A label glued to its value by OCR: letters ending in ":" or "#", then the value ("Payer ID:87726",
 # "Invoice#23-AUK9909"). The label has two letters or more, so times (10:30) and URLs stay whole.
-_GLUED = re.compile(r"^([A-Za-z][A-Za-z.'/-]*[A-Za-z.])(:|#)([A-Za-z0-9($€£¥+].*)$")
+_GLUED = re.compile(r"^([A-Za-z](?:[A-Za-z.'/-]*[A-Za-z.])?)(:|#|°)([A-Za-z0-9($€£¥+].*)$")
 
 
 def split_glued_labels(line: Line) -> None:
@@ -133,7 +134,7 @@ def split_glued_labels(line: Line) -> None:
     words: list[Word] = []
     for word in line.words:
         match = _GLUED.match(word.text)
-        if match is None or (match.group(2) == "#" and not re.search(r"\d", match.group(3))):
+        if match is None or (match.group(2) in "#°" and not re.search(r"\d", match.group(3))):
             words.append(word)
             continue
         label = match.group(1) + match.group(2)

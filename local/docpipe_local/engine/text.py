@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 
+from docpipe.normalize.values import MONTHS, fold_accents, month_number
 from docpipe_local.engine.layout import Word
 
 CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
@@ -20,22 +20,18 @@ _GROUPED = r"(?:\d{1,3}(?:[,.\u00a0]\d{3})+|\d+)"
 AMOUNT = re.compile(
     rf"(?<![\w.,/])[-(]?\s*(?:(?:{_CURRENCY})\s*-?\s*(?:\d{{1,3}}(?:,\d{{3}})+|\d+)\.\d{{3}}"
     rf"|(?:(?:{_CURRENCY})\s*-?\s*)?{_GROUPED}[.,]\d{{2}}(?:\s?(?:{_CURRENCY})(?![A-Za-z]))?)(?!\d)(?![.,/]\d)\)?")
-_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_MONTHS = (r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)).replace("a", "[aàâä]").replace("e", "[eéèê]")
+           .replace("u", "[uûü]").replace("c", "[cç]") + r")\.?")
 # OCR often drops the spaces inside printed dates ("Dec24,2020", "29Jan2009", "April 1.2022").
 DATE = re.compile(
     r"(?<![\d/.-])(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2}"
     rf"|{_MONTHS}\s*\d{{1,2}}(?:st|nd|rd|th)?\s*[,.]?\s*\d{{4}}|\d{{1,2}}\.?\s*{_MONTHS}[,.]?\s*\d{{4}})(?![\d/])",
     re.IGNORECASE)
-_MONTH_NUMBERS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
-                                              "nov", "dec"), start=1)}
-
-
 def date_readings(text: str) -> set[tuple[int, int, int]]:
     """The (year, month, day) a printed date can mean: one for '13 Feb 2022' or '2022-02-13', both
     orders for '03/04/2022'. Two printings of one date share a reading."""
     numbers = re.findall(r"\d+", text)
-    month = next((_MONTH_NUMBERS[t[:3].lower()] for t in re.findall(r"[A-Za-z]+", text)
-                  if t[:3].lower() in _MONTH_NUMBERS), None)
+    month = next((m for t in re.findall(r"[^\W\d_]+", text) if (m := month_number(t))), None)
     if month is not None:
         years = [int(n) for n in numbers if len(n) == 4]
         days = [int(n) for n in numbers if len(n) <= 2]
@@ -84,12 +80,6 @@ def currency_of(text: str) -> str | None:
             return code
     found = re.search(r"\b(" + "|".join(CURRENCY_CODES) + r")\b", text)
     return found.group(1) if found else None
-
-
-def fold_accents(text: str) -> str:
-    """'Numéro', 'Fällig', 'N°' → 'Numero', 'Fallig', 'No': labels compare without diacritics."""
-    text = text.replace("°", "o").replace("º", "o").replace("ß", "ss")
-    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
 
 
 def normalize_label(text: str) -> str:

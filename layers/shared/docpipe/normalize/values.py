@@ -8,6 +8,7 @@ Pure functions: nothing here reads the clock or the environment.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -187,11 +188,37 @@ def parse_quantity(text: str, locale: str) -> Decimal | None:
     return value.normalize() if value is not None else None
 
 
-_MONTHS = {
-    "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4, "may": 5,
-    "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9, "sept": 9, "september": 9,
-    "oct": 10, "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12,
-}
+# Month names and the abbreviations printed on invoices, accents folded: English, French, German,
+# Spanish, Italian, Dutch, Portuguese.
+MONTHS: dict[str, int] = {}
+for _number, _names in enumerate((
+    "jan january janv janvier januar januari enero ene gennaio gen janeiro",
+    "feb february fevr fevrier februar februari febrero febbraio fevereiro fev",
+    "mar march mars marz maerz mrz maart marzo marco",
+    "apr april avr avril abril abr aprile",
+    "may mai mei mayo maggio mag maio",
+    "jun june juin juni junio giugno giu junho",
+    "jul july juil juillet juli julio luglio lug julho",
+    "aug august aout augustus agosto ago",
+    "sep sept september septembre septiembre setiembre settembre sett setembro",
+    "oct october octobre oktober okt octubre ottobre ott outubro",
+    "nov november novembre noviembre novembro",
+    "dec december decembre dezember dez diciembre dic dicembre dezembro",
+), start=1):
+    MONTHS.update(dict.fromkeys(_names.split(), _number))
+
+
+def fold_accents(text: str) -> str:
+    """'Juillet', 'März', 'février' → 'Juillet', 'Marz', 'fevrier' (and 'N°' → 'No')."""
+    text = text.replace("°", "o").replace("º", "o").replace("ß", "ss")
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
+def month_number(token: str) -> int | None:
+    """The month a word names ('Juillet' → 7, 'Dec.' → 12), or None."""
+    return MONTHS.get(fold_accents(token).lower().rstrip("."))
+
+
 _TIME = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?\s*(?:[AaPp]\.?\s?[Mm]\.?)?")
 _ISO = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
 _NUMERIC = re.compile(r"(?<!\d)(\d{1,2})\s*([-/.])\s*(\d{1,2})\s*\2\s*(\d{4}|\d{2})(?!\d)")
@@ -255,11 +282,11 @@ def parse_date(
         if day_first_evidence if day_first_evidence is not None else day_first(locale):
             return _make(year, second, first)
         return _make(year, first, second)
-    tokens = re.findall(r"[A-Za-z]+|\d+", cleaned)
-    month_at = next((i for i, t in enumerate(tokens) if t.lower() in _MONTHS), None)
+    tokens = re.findall(r"[^\W\d_]+|\d+", cleaned)
+    month_at = next((i for i, t in enumerate(tokens) if month_number(t)), None)
     if month_at is None:
         return None
-    month = _MONTHS[tokens[month_at].lower()]
+    month = month_number(tokens[month_at]) or 0
     before = [t for t in tokens[:month_at] if t.isdigit()]
     after = [t for t in tokens[month_at + 1:] if t.isdigit()]
     numbers = before[-1:] + after[:2]
