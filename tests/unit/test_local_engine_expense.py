@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from docpipe_local.engine import documents, expense
+from docpipe_local.engine.text import AMOUNT, DATE
 from docpipe_local.engine.layout import Line
 from tests.pdfs import Run, text_pdf
 
@@ -115,3 +118,55 @@ def test_two_different_unlabelled_dates_make_the_date_less_sure() -> None:
     differing = analyze([(50, 50, 16, "CORNER CAFE"), (50, 70, 10, "02/13/2022"), (50, 200, 10, "14 Mar 2022"),
                          (50, 120, 10, "TOTAL"), (200, 120, 10, "$4.00")])
     assert confidence(differing, "INVOICE_RECEIPT_DATE") < 80 <= confidence(agreeing, "INVOICE_RECEIPT_DATE")
+
+
+def test_a_french_invoice_reads_its_labels_amounts_and_month_names() -> None:
+    # GIVEN a French invoice: "n°" glued to the number, "Date :" spaced the French way, the currency after
+    # the amount (a code here: the test PDFs' Helvetica has no euro sign)
+    document = analyze([
+        (50, 120, 12, "Facture n°562044387 du 02 Juillet 2015"),
+        (50, 136, 10, "Date limite de paiement le 05 Juillet 2015"), (420, 136, 10, "29.99 EUR TTC"),
+        (380, 200, 10, "Total HT :"), (480, 200, 10, "24,99 EUR"),
+        (380, 214, 10, "TVA 20% :"), (480, 214, 10, "5,00 EUR"),
+        (380, 228, 10, "Total TTC :"), (480, 228, 10, "29,99 EUR"),
+    ])
+    found = fields(document)
+    # THEN number, dates and amounts land in Textract's types, the number cut where it ends
+    assert found["INVOICE_RECEIPT_ID"] == "562044387"
+    assert found["INVOICE_RECEIPT_DATE"] == "02 Juillet 2015"
+    assert found["DUE_DATE"] == "05 Juillet 2015"
+    assert (found["SUBTOTAL"], found["TAX"], found["TOTAL"]) == ("24,99 EUR", "5,00 EUR", "29,99 EUR")
+    # AND a line that starts with a label is not a line item
+    assert not document["LineItemGroups"]
+
+
+def test_a_german_invoice_and_a_tax_rate_that_is_not_an_amount() -> None:
+    document = analyze([
+        (50, 120, 10, "Rechnungsnr."), (130, 120, 10, "30064443"),
+        (50, 134, 10, "Rechnungsdatum"), (130, 134, 10, "7. Mai 2014"),
+        (380, 200, 10, "Sales Tax 6.25%"), (480, 200, 10, "9.06"),
+        (380, 214, 10, "Gesamtbetrag"), (480, 214, 10, "34,73 EUR"),
+    ])
+    found = fields(document)
+    assert (found["INVOICE_RECEIPT_ID"], found["INVOICE_RECEIPT_DATE"]) == ("30064443", "7. Mai 2014")
+    # THEN the rate in the label is not the tax: the amount to its right is
+    assert found["TAX"] == "9.06" and found["TOTAL"] == "34,73 EUR"
+
+
+@pytest.mark.parametrize(("text", "amount"), [
+    ("45,93 €", "45,93 €"), ("$153.123", "$153.123"), ("Total 4.11 USD", "4.11 USD"), ("(5.00)", "(5.00)"),
+    ("Sales Tax 6.25%", None), ("1,234", None), ("153.123", None), ("12.07.2019", None), ("Qty 1 125.00", "125.00"),
+])
+def test_what_the_engine_reads_as_an_amount(text: str, amount: str | None) -> None:
+    found = AMOUNT.search(text)
+    assert (found.group(0).strip() if found else None) == amount
+
+
+@pytest.mark.parametrize(("text", "date"), [
+    ("Dec24,2020", "Dec24,2020"), ("29Jan2009", "29Jan2009"), ("August 3 , 2014", "August 3 , 2014"),
+    ("du 02 Juillet 2015", "02 Juillet 2015"), ("Rechnungsdatum 7. Mai 2014", "7. Mai 2014"),
+    ("5 décembre 2021", "5 décembre 2021"), ("Market 12 2020", None), ("Page 1/1", None),
+])
+def test_what_the_engine_reads_as_a_date(text: str, date: str | None) -> None:
+    found = DATE.search(text)
+    assert (found.group(0) if found else None) == date

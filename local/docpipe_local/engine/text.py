@@ -15,11 +15,11 @@ _CURRENCY = "|".join([re.escape(s) for s in CURRENCY_SYMBOLS] + list(CURRENCY_CO
 # An amount has two decimals (how money is printed), or three after a currency sign and a point
 # (US sales-tax receipts print "$10.683"); thousands separators optional; a sign or parentheses
 # for negatives; the currency before or after ("45,93 €", "34.73 EUR"). The lookarounds keep
-# dates (12.07.2019) and longer numbers out.
+# dates (12.07.2019), rates (6.25%) and longer numbers out.
 _GROUPED = r"(?:\d{1,3}(?:[,.\u00a0]\d{3})+|\d+)"
 AMOUNT = re.compile(
     rf"(?<![\w.,/])[-(]?\s*(?:(?:{_CURRENCY})\s*-?\s*(?:\d{{1,3}}(?:,\d{{3}})+|\d+)\.\d{{3}}"
-    rf"|(?:(?:{_CURRENCY})\s*-?\s*)?{_GROUPED}[.,]\d{{2}}(?:\s?(?:{_CURRENCY})(?![A-Za-z]))?)(?!\d)(?![.,/]\d)\)?")
+    rf"|(?:(?:{_CURRENCY})\s*-?\s*)?{_GROUPED}[.,]\d{{2}}(?:\s?(?:{_CURRENCY})(?![A-Za-z]))?)(?!\d)(?![.,/]\d)(?!\s?%)\)?")
 _MONTHS = (r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)).replace("a", "[aàâä]").replace("e", "[eéèê]")
            .replace("u", "[uûü]").replace("c", "[cç]") + r")\.?")
 # OCR often drops the spaces inside printed dates ("Dec24,2020", "29Jan2009", "April 1.2022").
