@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from docpipe_local.engine import documents, expense
-from docpipe_local.engine.text import AMOUNT, DATE
 from docpipe_local.engine.layout import Line
+from docpipe_local.engine.text import AMOUNT, DATE
 from tests.pdfs import Run, text_pdf
 
 
@@ -170,3 +170,9 @@ def test_what_the_engine_reads_as_an_amount(text: str, amount: str | None) -> No
 def test_what_the_engine_reads_as_a_date(text: str, date: str | None) -> None:
     found = DATE.search(text)
     assert (found.group(0) if found else None) == date
+
+
+def test_a_number_under_the_title_is_the_invoice_number() -> None:
+    document = analyze([(50, 40, 12, "Sammy Tools"), (420, 40, 24, "INVOICE"), (424, 70, 12, "# INV-000042"),
+                        (380, 300, 10, "Total:"), (460, 300, 10, "$127.50")])
+    assert fields(document)["INVOICE_RECEIPT_ID"] == "INV-000042"

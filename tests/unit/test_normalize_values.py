@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from docpipe.normalize.values import (
+    Money,
     clean_address,
     clean_name,
     day_first,
@@ -131,3 +132,11 @@ def test_names_and_addresses_lose_stray_line_breaks() -> None:
     # WHEN cleaned THEN they read as one line
     assert clean_name(" MEGA\nMARKET   PLUS ") == "MEGA MARKET PLUS"
     assert clean_address("100 MARKET STREET\nBIGTOWN, MA 02801\n") == "100 MARKET STREET, BIGTOWN, MA 02801"
+
+
+def test_rupees_follow_the_locale_and_default_to_inr() -> None:
+    # GIVEN "Rs", the sign India, Pakistan and Sri Lanka share (an OYO receipt prints "Rs 1939")
+    assert parse_money("Rs 1939", "en_US") == Money(Decimal("1939"), "INR", "shared")
+    assert parse_money("Rs. 1,939.50", "en_PK") == Money(Decimal("1939.50"), "PKR", "shared")
+    # AND a word that merely ends in "rs" is no currency
+    assert parse_money("Mrs 12.00", "en_US") is None

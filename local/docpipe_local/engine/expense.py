@@ -17,8 +17,8 @@ from typing import Any
 from docpipe_local.engine import forms
 from docpipe_local.engine.blocks import text_blocks
 from docpipe_local.engine.layout import Box, Line, Page, Quad, Word, geometry, median_height
-from docpipe_local.engine.text import (AMOUNT, DATE, PHONE, currency_of, date_readings, is_address_line, label_match,
-                                       normalize_label, words_matching)
+from docpipe_local.engine.text import (AMOUNT, CURRENCY_CODES, DATE, PHONE, currency_of, date_readings,
+                                       is_address_line, label_match, normalize_label, words_matching)
 
 # Printed labels, in English and in the languages of the EU invoices docpipe is used on (French,
 # German, Spanish, Italian, Dutch, Portuguese), compared after `normalize_label` (accents folded,
@@ -54,7 +54,8 @@ SUMMARY_LABELS: dict[str, tuple[str, ...]] = {
                              "DATA FATTURA", "FACTUURDATUM", "DATA DE EMISSAO"),
     "DUE_DATE": ("DUE DATE", "PAYMENT DUE", "DUE", "DUE BY", "PAY BY", "PAYMENT DUE DATE", "ECHEANCE",
                  "DATE D ECHEANCE", "DATE LIMITE DE PAIEMENT", "FALLIG AM", "FALLIGKEITSDATUM", "ZAHLBAR BIS",
-                 "FECHA DE VENCIMIENTO", "VENCIMIENTO", "SCADENZA", "VERVALDATUM", "DATA DE VENCIMENTO"),
+                 "FECHA DE VENCIMIENTO", "VENCIMIENTO", "SCADENZA", "VERVALDATUM", "DATA DE VENCIMENTO",
+                 "ZAHLUNGSZIEL"),
     "PO_NUMBER": ("PO", "PO #", "PO NO", "PO NUMBER", "P O", "P O #", "P O NUMBER", "PURCHASE ORDER",
                   "PURCHASE ORDER NUMBER", "PURCHASE ORDER #", "BON DE COMMANDE", "BESTELLNUMMER"),
     "PAYMENT_TERMS": ("TERMS", "PAYMENT TERMS", "CONDITIONS DE PAIEMENT", "ZAHLUNGSBEDINGUNGEN"),
@@ -69,7 +70,8 @@ SENDER_LABELS = ("FROM", "BILL FROM", "SELLER", "SUPPLIER", "VENDOR", "SOLD BY",
 PARTY_LABELS = (*RECEIVER_LABELS, *SENDER_LABELS)
 # Labels of values Textract reports as OTHER: knowing them keeps them out of the vendor name.
 OTHER_LABELS = ("ORDER NUMBER", "ORDER NO", "ORDER #", "CUSTOMER ID", "CUSTOMER NO", "CUSTOMER #", "CUSTOMER NUMBER",
-                "ACCOUNT NUMBER", "ACCOUNT NO", "ACCOUNT #", "ACC #", "REFERENCE", "REF #", "REF NO", "PAGE")
+                "ACCOUNT NUMBER", "ACCOUNT NO", "ACCOUNT #", "ACC #", "REFERENCE", "REF #", "REF NO", "PAGE",
+                "KUNDENNR", "KUNDENNUMMER", "NUMERO CLIENT", "ID CLIENT", "BOOKING ID", "ORDER ID")
 # What a template prints where the vendor's logo goes.
 _PLACEHOLDERS = {"LOGO", "YOUR LOGO", "COMPANY LOGO", "LOGO HERE", "YOUR COMPANY", "COMPANY NAME"}
 _TITLES = {"INVOICE", "RECEIPT", "TAX INVOICE", "SALES RECEIPT", "STATEMENT", "BILL", "QUOTE", "ESTIMATE",
@@ -125,6 +127,7 @@ def expense_document(page: Page, index: int) -> dict[str, Any]:
             fields.append(field)
             used.update(w.id for w in [*pair.key, *pair.value])
     fields.extend(_line_prefix_pairs(page, used))
+    fields.extend(_numbered_title(page, used))
     fields.extend(_row_amounts(rows, used))
     fields.extend(_party(page, rows, used, RECEIVER_LABELS, "RECEIVER"))
     fields.extend(sender := _party(page, rows, used, SENDER_LABELS, "VENDOR"))
@@ -144,13 +147,18 @@ def expense_document(page: Page, index: int) -> dict[str, Any]:
 
 # -- labelled summary fields -------------------------------------------------------------------------
 def summary_type(label: str) -> tuple[str, float] | None:
-    """The summary field type a printed label names, with how surely."""
+    """The summary field type a printed label names, with how surely ("Total EUR" is a total)."""
+    codes = [w for w in label.split() if w.upper().strip("():") in CURRENCY_CODES]
+    if codes and len(codes) < len(label.split()):
+        label = " ".join(w for w in label.split() if w not in codes)
     best: tuple[str, float] | None = None
     for kind, phrases in SUMMARY_LABELS.items():
         score = label_match(label, phrases)
         if score and (best is None or score > best[1]):
             best = (kind, score)
     words = normalize_label(label).split()
+    if best is None and words[-1:] == ["#"] and len(words) > 1:
+        return summary_type(" ".join(words[:-1]))  # "Invoice No : #"
     if best is None and words and words[-1] in _TAX_WORDS:
         best = ("TAX", 0.9)  # "CA TAX 7.75%", "STATE SALES TAX"
     elif best is None and _TAX_WORDS.intersection(words):
@@ -199,6 +207,24 @@ def _line_prefix_pairs(page: Page, used: set[str]) -> list[_Field]:
             used.update(w.id for w in [*words[:size], *value])
             break
     return fields
+
+
+def _numbered_title(page: Page, used: set[str]) -> list[_Field]:
+    """The document's number printed as "# 1234" right under its title ("INVOICE" / "# INV-0042")."""
+    titles = [ln for ln in page.lines if normalize_label(ln.text) in _TITLES]
+    for line in page.lines:
+        words = line.words
+        if len(words) < 2 or words[0].text not in ("#", "No", "No.", "N°") or any(w.id in used for w in words):
+            continue
+        value = _id_words(words[1:])
+        above = [t for t in titles if t.box.x_overlap(line.box) > 0 and 0 <= line.box.top - t.box.bottom
+                 <= 1.5 * t.box.height]
+        if value and above and re.search(r"\d", " ".join(w.text for w in value)):
+            certainty = forms.BELOW_KNOWN_LABEL
+            used.update(w.id for w in [*words[:1], *value])
+            return [_Field("INVOICE_RECEIPT_ID", 100 * certainty, value, _min_conf(value) * certainty,
+                           [*above[0].words, words[0]])]
+    return []
 
 
 def _id_words(words: Sequence[Word]) -> list[Word]:

@@ -11,15 +11,20 @@ from docpipe_local.engine.layout import Word
 CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 CURRENCY_CODES = ("USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "JPY", "INR", "MXN", "SEK", "NOK", "DKK", "KES",
                   "ZAR", "PLN", "CZK", "SGD", "HKD", "BRL")
-_CURRENCY = "|".join([re.escape(s) for s in CURRENCY_SYMBOLS] + list(CURRENCY_CODES))
-# An amount has two decimals (how money is printed), or three after a currency sign and a point
-# (US sales-tax receipts print "$10.683"); thousands separators optional; a sign or parentheses
+# Marks that say "money" without naming one currency ("Rs" is rupees in India, Pakistan, Sri Lanka…).
+_MONEY_MARKS = ("Rs.", "Rs", "RS", "KSh", "KSH", "Kshs", "KSHS")
+_CURRENCY = "|".join([re.escape(s) for s in CURRENCY_SYMBOLS] + list(CURRENCY_CODES)
+                     + [re.escape(m) for m in _MONEY_MARKS])
+# An amount has two decimals (how money is printed), three after a currency sign and a point
+# (US sales-tax receipts print "$10.683"), or none after a currency sign ("Rs 1939", "KSh 1,500");
+# thousands separators optional; a sign or parentheses
 # for negatives; the currency before or after ("45,93 €", "34.73 EUR"). The lookarounds keep
 # dates (12.07.2019), rates (6.25%) and longer numbers out.
 _GROUPED = r"(?:\d{1,3}(?:[,.\u00a0]\d{3})+|\d+)"
 AMOUNT = re.compile(
     rf"(?<![\w.,/])[-(]?\s*(?:(?:{_CURRENCY})\s*-?\s*(?:\d{{1,3}}(?:,\d{{3}})+|\d+)\.\d{{3}}"
-    rf"|(?:(?:{_CURRENCY})\s*-?\s*)?{_GROUPED}[.,]\d{{2}}(?:\s?(?:{_CURRENCY})(?![A-Za-z]))?)(?!\d)(?![.,/]\d)(?!\s?%)\)?")
+    rf"|(?:(?:{_CURRENCY})\s*-?\s*)?{_GROUPED}[.,]\d{{2}}(?:\s?(?:{_CURRENCY})(?![A-Za-z]))?"
+    rf"|(?<![A-Za-z])(?:{_CURRENCY})\s*-?\s*{_GROUPED}(?![.,]\d))(?!\d)(?![.,/]\d)(?!\s?%)\)?")
 _MONTHS = (r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)).replace("a", "[aàâä]").replace("e", "[eéèê]")
            .replace("u", "[uûü]").replace("c", "[cç]") + r")\.?")
 # OCR often drops the spaces inside printed dates ("Dec24,2020", "29Jan2009", "April 1.2022").

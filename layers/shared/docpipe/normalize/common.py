@@ -48,13 +48,14 @@ def currency_from(money: Money, textract_code: str | None) -> tuple[str | None, 
     """The currency one amount shows, and how strong the evidence is (lower is stronger).
 
     1: an ISO code or an unambiguous symbol in the text ('€', 'NZ$', 'KES'); 2: Textract's own
-    Currency.Code; 3: a bare '$', read as the locale's dollar (USD when the locale has none).
+    Currency.Code; 3: a bare '$' or 'Rs', read as the locale's dollar or rupee (USD or INR when the
+    locale has none).
     """
     if money.currency_evidence in ("code", "symbol"):
         return money.currency, 1
     if textract_code:
         return textract_code.upper(), 2
-    if money.currency_evidence == "dollar":
+    if money.currency_evidence == "shared":
         return money.currency, 3
     return None, 9
 

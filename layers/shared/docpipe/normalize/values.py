@@ -32,7 +32,7 @@ _COUNTRY_CURRENCY: dict[str, str] = {
     "ET": "ETB", "EG": "EGP", "JP": "JPY", "CN": "CNY", "KR": "KRW", "TW": "TWD", "CH": "CHF", "SE": "SEK",
     "NO": "NOK", "DK": "DKK", "PL": "PLN", "CZ": "CZK", "HU": "HUF", "MX": "MXN", "BR": "BRL", "AR": "ARS",
     "CL": "CLP", "CO": "COP", "PE": "PEN", "AE": "AED", "SA": "SAR", "IL": "ILS", "TR": "TRY", "MY": "MYR",
-    "ID": "IDR", "TH": "THB", "VN": "VND", "PK": "PKR", "BD": "BDT", "LK": "LKR", "IS": "ISK", "RO": "RON",
+    "ID": "IDR", "TH": "THB", "VN": "VND", "PK": "PKR", "BD": "BDT", "LK": "LKR", "NP": "NPR", "IS": "ISK", "RO": "RON",
     "BG": "BGN", "RU": "RUB", "UA": "UAH", "ZM": "ZMW", "ZW": "ZWL", "BW": "BWP", "MU": "MUR", "JM": "JMD",
     "TT": "TTD", "BB": "BBD", "BS": "BSD", "FJ": "FJD", "PR": "USD", "GU": "USD",
 }
@@ -41,6 +41,9 @@ ISO_CURRENCIES = frozenset(_COUNTRY_CURRENCY.values()) | {"EUR", "XAF", "XOF", "
 # Currencies written with a bare "$": a bare "$" means the locale's one when it is one of these.
 DOLLAR_CURRENCIES = frozenset({"USD", "AUD", "NZD", "CAD", "SGD", "HKD", "TWD", "MXN", "ARS", "CLP", "COP",
                                 "JMD", "TTD", "BBD", "BSD", "FJD", "XCD"})
+
+# Currencies written "Rs": a bare "Rs" means the locale's one when it is one of these, else INR.
+RUPEE_CURRENCIES = frozenset({"INR", "PKR", "LKR", "NPR", "MUR", "SCR"})
 
 # Marks that name one currency whatever the locale (longest first when matching).
 _UNAMBIGUOUS_MARKS: dict[str, str] = {
@@ -129,7 +132,8 @@ def shows_decimal_comma(texts: list[str]) -> bool | None:
 
 @dataclass(frozen=True, slots=True)
 class Money:
-    """An amount and the currency the text itself shows (`currency_evidence`: code, symbol, dollar, none)."""
+    """An amount and the currency the text itself shows (`currency_evidence`: code, symbol, none, or
+    shared: a sign several currencies use, "$" or "Rs", read with the locale)."""
 
     amount: Decimal
     currency: str | None
@@ -147,7 +151,12 @@ def _currency_in(text: str, locale: str) -> tuple[str | None, str, str]:
             return code, "code", re.sub(rf"(?<![A-Z]){code}(?![A-Z])", " ", upper, count=1)
     if "$" in upper:
         local = locale_currency(locale)
-        return (local if local in DOLLAR_CURRENCIES else "USD"), "dollar", upper.replace("$", " ", 1)
+        return (local if local in DOLLAR_CURRENCIES else "USD"), "shared", upper.replace("$", " ", 1)
+    rupee = re.search(r"(?<![A-Z])RS\.?(?![A-Z])", upper)
+    if rupee:
+        local = locale_currency(locale)
+        return ((local if local in RUPEE_CURRENCIES else "INR"), "shared",
+                upper[: rupee.start()] + " " + upper[rupee.end():])
     if "¥" in upper:
         return ("CNY" if locale_parts(locale)[1] == "CN" else "JPY"), "symbol", upper.replace("¥", " ", 1)
     return None, "none", upper
