@@ -49,7 +49,10 @@ def test_evaluation_set_keeps_its_quality_floor(capsys: pytest.CaptureFixture[st
 
     # WHEN it is evaluated end to end
     evaluation = evaluate(ROOT, ROOT / "evaluation", replay_dir=None)
-    # THEN every docType is classified right and no fewer fields match than when the set was added
+    # THEN every docType is classified right, at least 90% of the fields match (82 of 86 when the
+    # set was last measured, see evaluation/PROVENANCE.md) and every total, date and document number is right
     assert all(truth == predicted for truth, predicted in evaluation.doc_types)
-    assert evaluation.expected == 16 and evaluation.matched >= 15
-    assert evaluation.fields["total"].matched == evaluation.fields["total"].expected
+    assert evaluation.documents == 19 and evaluation.expected == 86
+    assert evaluation.matched >= 0.9 * evaluation.expected
+    for name in ("total", "invoice_date", "receipt_date", "due_date", "document_number", "date_of_birth"):
+        assert evaluation.fields[name].matched == evaluation.fields[name].expected, name
