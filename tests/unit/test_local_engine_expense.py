@@ -173,6 +173,8 @@ def test_what_the_engine_reads_as_a_date(text: str, date: str | None) -> None:
 
 
 def test_a_number_under_the_title_is_the_invoice_number() -> None:
-    document = analyze([(50, 40, 12, "Sammy Tools"), (420, 40, 24, "INVOICE"), (424, 70, 12, "# INV-000042"),
+    document = analyze([(50, 40, 12, "LOGO Sammy Tools"), (420, 40, 24, "INVOICE"), (424, 70, 12, "# INV-000042"),
                         (380, 300, 10, "Total:"), (460, 300, 10, "$127.50")])
     assert fields(document)["INVOICE_RECEIPT_ID"] == "INV-000042"
+    # AND the logo box printed before the vendor's name is not part of it
+    assert fields(document)["VENDOR_NAME"] == "Sammy Tools"

@@ -337,6 +337,8 @@ def _vendor(page: Page, rows: list[list[Line]], used: set[str], first_item_row: 
         words = [w for ln in lines for w in ln.words]
         while len(words) > 1 and normalize_label(words[-1].text) in _TITLE_WORDS:
             words.pop()  # "Amazon Web Services Invoice"
+        while len(words) > 1 and normalize_label(words[0].text) in _PLACEHOLDERS:
+            words.pop(0)  # "LOGO LE FOURNISSEUR": the template's logo box printed before the name
         factor = _BY_POSITION if name_row == candidates[0][0] else _WEAK_POSITION
         fields.append(_Field("VENDOR_NAME", 100 * factor, words, _min_conf(words) * factor,
                              polygon=Box.union(ln.box for ln in lines).quad()))
