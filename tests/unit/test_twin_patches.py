@@ -132,3 +132,23 @@ def test_patches_refuse_another_moto_version(monkeypatch: pytest.MonkeyPatch) ->
     # THEN applying them fails loudly instead of patching unknown internals
     with pytest.raises(patches.UnsupportedMotoVersion):
         patches.check_moto_version()
+
+
+def test_state_time_and_timestamp_waits_follow_the_virtual_clock() -> None:
+    # GIVEN the patches with a virtual clock already a day ahead of the wall
+    clock = VirtualClock(offset=86400.0)
+    with ExitStack() as stack, mock_aws(config=patches.MOTO_CONFIG):
+        patches.apply(stack, dispatch=lambda name, payload: None, on_wait=clock.wait,
+                      on_retry_sleep=clock.retry_sleep, clock=clock.now)
+        # WHEN a state records $$.State.EnteredTime and then waits until a timestamp 60 s after it
+        start = clock.now()
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + 60))
+        described = run({"StartAt": "Stamp", "States": {
+            "Stamp": {"Type": "Pass", "Parameters": {"entered.$": "$$.State.EnteredTime", "until": until},
+                      "Next": "Park"},
+            "Park": {"Type": "Wait", "TimestampPath": "$.until", "End": True}}})
+    # THEN EnteredTime is virtual time and the Wait lasted about a minute of it, not a day and a minute
+    assert described["status"] == "SUCCEEDED"
+    entered = json.loads(described["output"])["entered"]
+    assert entered.startswith(time.strftime("%Y-%m-%dT%H", time.gmtime(start)))
+    assert len(clock.waits) == 1 and 50 <= clock.waits[0] <= 61

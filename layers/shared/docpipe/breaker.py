@@ -11,14 +11,13 @@ an ISO timestamp so a Wait state can use it directly.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from docpipe import config
+from docpipe import clock, config
 from docpipe.records import from_attr, to_attr
 
 CLOSED, OPEN, HALF_OPEN = "CLOSED", "OPEN", "HALF_OPEN"
@@ -116,7 +115,7 @@ def admit(
     CLOSED admits everyone. OPEN past its cool-down admits exactly one caller, who becomes the
     HALF_OPEN probe; everyone else waits until the probe resolves or its claim expires.
     """
-    moment = time.time() if now is None else now
+    moment = clock.now() if now is None else now
 
     def step(s: BreakerState) -> BreakerState | None:
         if s.state == CLOSED:
@@ -152,7 +151,7 @@ def record_failure(
     ddb: Any, table: str, dependency: str, owner: str, settings: BreakerSettings, now: float | None = None
 ) -> str | None:
     """A service-side failure (after retries). Returns the new state if the breaker moved to OPEN."""
-    moment = time.time() if now is None else now
+    moment = clock.now() if now is None else now
 
     def step(s: BreakerState) -> BreakerState | None:
         if s.state == OPEN:

@@ -11,14 +11,12 @@ never overwrites a newer one.
 
 from __future__ import annotations
 
-import time
-from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from docpipe import PROCESSOR_VERSION
+from docpipe import PROCESSOR_VERSION, clock
 from docpipe.errors import AccessDenied, StorageThrottled
 
 DOCUMENT_SK = "DOCUMENT"
@@ -37,12 +35,12 @@ def upload_key(upload_id: str) -> dict[str, Any]:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return clock.utc_now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def expires_at(retention_days: int) -> int:
     """TTL epoch seconds for an item written now."""
-    return int(time.time()) + retention_days * 86400
+    return int(clock.now()) + retention_days * 86400
 
 
 def to_attr(value: Any) -> dict[str, Any]:

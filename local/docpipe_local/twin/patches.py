@@ -1,4 +1,4 @@
-"""The three patches that turn moto 5.2.5 into the local twin's engine (see DESIGN.md).
+"""The four patches that turn moto 5.2.5 into the local twin's engine (see DESIGN.md).
 
 They reach into moto internals, so moto is pinned to exactly the version they were written for;
 `check_moto_version` refuses to run on any other.
@@ -6,6 +6,7 @@ They reach into moto internals, so moto is pinned to exactly the version they we
 
 from __future__ import annotations
 
+import datetime
 import json
 import traceback
 from contextlib import ExitStack
@@ -83,14 +84,48 @@ class _RetryTime:
         self._on_sleep(float(seconds))
 
 
+class _StatesDatetime:
+    """Patch 4: stands in for the `datetime` module where moto reads "now" for a state
+    (`$$.State.EnteredTime`, a Wait's `Timestamp`/`TimestampPath`): now is the virtual clock's, and
+    EnteredTime is written in the form moto's own Timestamp comparisons can read."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        virtual = clock
+
+        class _Datetime(datetime.datetime):
+            @classmethod
+            def now(cls, tz: datetime.tzinfo | None = None) -> _Datetime:  # type: ignore[override]
+                # Whole seconds: moto waits int(timestamp - now) seconds, so from a truncated "now" a
+                # Wait until a whole-second timestamp ends at it, never a fraction before it.
+                moment = datetime.datetime.fromtimestamp(virtual(), tz)
+                return cls(*moment.timetuple()[:6], tzinfo=moment.tzinfo)
+
+            def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+                # moto's Choice rules only parse "2016-03-14T01:59:00Z"; AWS's EnteredTime adds
+                # milliseconds, which the twin drops so that Timestamp*Path comparisons work.
+                if self.utcoffset() == datetime.timedelta(0):
+                    return self.strftime("%Y-%m-%dT%H:%M:%SZ")
+                return super().isoformat(sep, timespec)
+
+        self.datetime = _Datetime
+        self.timezone = datetime.timezone
+        self.timedelta = datetime.timedelta
+
+
 def apply(stack: ExitStack, *, dispatch: Dispatcher, on_wait: Callable[[float], None],
-          on_retry_sleep: Callable[[float], None]) -> None:
-    """Apply the three patches for the lifetime of `stack`."""
+          on_retry_sleep: Callable[[float], None], clock: Callable[[], float] | None = None) -> None:
+    """Apply the patches for the lifetime of `stack` (the fourth only with a `clock`)."""
     check_moto_version()
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state import state
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
     stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", make_invoke(dispatch)))
     stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", make_wait_interval(on_wait)))
     stack.enter_context(mock.patch.object(retrier_decl, "time", _RetryTime(on_retry_sleep)))
+    if clock is not None:
+        shim = _StatesDatetime(clock)
+        stack.enter_context(mock.patch.object(state, "datetime", shim))
+        stack.enter_context(mock.patch.object(timestamp, "datetime", shim))

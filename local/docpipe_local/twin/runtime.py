@@ -65,14 +65,31 @@ class FunctionRuntime:
         self._specs: dict[str, FunctionSpec] = {}
         self._modules: dict[str, ModuleType] = {}
         self._lock = threading.RLock()
+        self._created: set[str] = set()
         self.log_stream = log_stream
         self._prefix = f"docpipe_twin_fn{next(_instance_ids)}"
         self.invocations: list[tuple[str, bool]] = []
         self.metrics: list[dict[str, Any]] = []
 
     def register(self, spec: FunctionSpec) -> None:
+        """Register a function; its environment variables now exist in os.environ, empty until it runs.
+
+        Keys are only ever assigned from here on, never added or removed: botocore iterates
+        os.environ (proxy lookup) whenever a client is created, in moto's execution threads too,
+        and a key removed mid-iteration raises KeyError there.
+        """
         self._specs[spec.name] = spec
         self._specs[spec.arn] = spec
+        for key in spec.environment:
+            if key not in os.environ:
+                os.environ[key] = ""
+                self._created.add(key)
+
+    def close(self) -> None:
+        """Remove the environment keys `register` created (call once no execution runs)."""
+        for key in self._created:
+            os.environ.pop(key, None)
+        self._created.clear()
 
     def spec(self, name_or_arn: str) -> FunctionSpec:
         spec = self._specs.get(name_or_arn) or self._specs.get(name_or_arn.split(":function:")[-1].split(":")[0])
@@ -143,7 +160,4 @@ class FunctionRuntime:
             finally:
                 self.invocations.append((spec.logical_id, ok))
                 for key, value in previous.items():
-                    if value is None:
-                        os.environ.pop(key, None)
-                    else:
-                        os.environ[key] = value
+                    os.environ[key] = value or ""

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, TextIO
 import boto3
 from moto import mock_aws
 
+from docpipe import clock as docpipe_clock
 from docpipe.intake import execution_arn, upload_id
 from docpipe_local.engine import FaultPlan, LocalTextract
 from docpipe_local.twin import patches
@@ -133,12 +134,14 @@ class LocalTwin:
     def _start(self) -> None:
         saved = {k: os.environ.get(k) for k in (*TWIN_ENVIRONMENT, "AWS_DEFAULT_REGION", "AWS_REGION")}
         self._stack.callback(_restore_environment, saved)
+        self._stack.callback(self.runtime.close)
         os.environ.update(TWIN_ENVIRONMENT)
         self._route_moto_logs()
         os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = self.region
         self._stack.enter_context(mock_aws(config=patches.MOTO_CONFIG))
         patches.apply(self._stack, dispatch=self.runtime.invoke, on_wait=self.clock.wait,
-                      on_retry_sleep=self.clock.retry_sleep)
+                      on_retry_sleep=self.clock.retry_sleep, clock=self.clock.now)
+        self._stack.callback(docpipe_clock.use, docpipe_clock.use(self.clock.now))
         boto3.setup_default_session(region_name=self.region)
         self._stack.callback(setattr, boto3, "DEFAULT_SESSION", None)
         _serialise_client_creation(boto3.DEFAULT_SESSION)

@@ -1,0 +1,54 @@
+"""The circuit breaker through whole executions on the twin: an outage opens it, it cools down, a probe closes it."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import boto3
+from PIL import Image
+
+from docpipe import breaker
+from docpipe_local.engine import FaultPlan
+from tests.twin.conftest import SAMPLES, process, states_entered
+
+# StartTextract retries TextractServiceError 6 times: 7 calls before a document fails.
+CALLS_PER_FAILED_DOCUMENT = 7
+
+
+def small_png(path: Path, shade: int) -> Path:
+    buffer = io.BytesIO()
+    Image.new("RGB", (120, 80), (shade, shade, shade)).save(buffer, format="PNG")
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def test_an_outage_opens_the_breaker_and_a_probe_closes_it_after_the_cool_down(make_twin, receipt_replay: Path,
+                                                                             tmp_path: Path) -> None:
+    # GIVEN Textract failing every call long enough for two documents to fail, and a breaker that
+    # opens after two failures and cools down for 120 s
+    faults = FaultPlan()
+    faults.inject("server", times=2 * CALLS_PER_FAILED_DOCUMENT)
+    twin = make_twin(faults=faults, replay_dir=receipt_replay, parameters={
+        "BreakerFailureThreshold": "2", "BreakerWindowSeconds": "3600", "BreakerCooldownSeconds": "120"})
+    ddb, table = boto3.client("dynamodb"), twin.resources.ref("DocumentsTable")
+    # WHEN two documents go through the outage, one after the other
+    failed = []
+    for n in range(2):
+        failed.append(twin.upload(small_png(tmp_path / f"scan-{n}.png", 40 + n)))
+        process(twin, failed[-1])
+    # THEN both FAILED as retryable service errors and the breaker is OPEN
+    assert [twin.upload_record(u)["error"]["code"] for u in failed] == ["TEXTRACT_SERVICE_ERROR"] * 2
+    assert breaker.read(ddb, table, "textract").state == breaker.OPEN
+    calls_during_outage = len(twin.engine.calls)
+    # WHEN the next document arrives while it is open
+    receipt = twin.upload(SAMPLES / "receipt.jpg")
+    process(twin, receipt)
+    # THEN it parked (on virtual time) until the cool-down ended, was the HALF_OPEN probe, and succeeded
+    visited = states_entered(twin, receipt)
+    assert "ParkForCircuit" in visited and visited.index("ParkForCircuit") < visited.index("StartTextract")
+    assert twin.upload_record(receipt)["status"] == "SUCCEEDED"
+    assert max(twin.clock.waits) >= 60
+    # AND its single Textract call closed the breaker
+    assert len(twin.engine.calls) == calls_during_outage + 1
+    assert breaker.read(ddb, table, "textract").state == breaker.CLOSED
