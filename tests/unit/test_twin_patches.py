@@ -1,4 +1,4 @@
-"""Each of the three moto patches of the local twin, tested on a tiny state machine."""
+"""Each of the four moto patches of the local twin, tested on a tiny state machine."""
 
 from __future__ import annotations
 
