@@ -30,6 +30,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replay", type=Path, help="answer Textract from recorded responses keyed by SHA-256")
     run.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
                      help="override a template parameter, as sam deploy --parameter-overrides")
+    chaos = local_commands.add_parser("chaos", help="run generated documents through the twin under Textract faults")
+    chaos.add_argument("--documents", type=int, default=200, metavar="N", help="how many documents (default 200)")
+    chaos.add_argument("--faults", default="throttle=0.3,server=0.1,job_failed=0.05", metavar="SPEC",
+                       help="KIND=RATE items (throttle, throughput, server, limit, job_failed, never_finish, slow) "
+                            "and outage=S (every call fails for the first S seconds of virtual time)")
+    chaos.add_argument("--seed", type=int, default=1, help="makes the faults and the documents reproducible")
+    chaos.add_argument("--waves", type=int, default=4, help="documents arrive in this many bursts (default 4)")
+    chaos.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
+                       help="override a template parameter, as sam deploy --parameter-overrides")
     evaluate = commands.add_parser("eval", help="score extraction against <name>.truth.json files")
     evaluate.add_argument("directory", type=Path, metavar="DIR")
     evaluate.add_argument("--replay", type=Path, help="answer Textract from recorded responses keyed by SHA-256")
@@ -65,17 +74,31 @@ def normalize_files(doc_type: str, files: list[Path], *, locale: str, threshold:
     return doc
 
 
+def _overrides(items: list[str]) -> dict[str, str]:
+    """--parameter NAME=VALUE items as a dict."""
+    overrides = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"docpipe: --parameter expects NAME=VALUE, got {item!r}")
+        overrides[name] = value
+    return overrides
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "local" and args.local_command == "chaos":
+        from docpipe_local.chaos import run_chaos
+
+        if args.documents < 1:
+            raise SystemExit("docpipe: --documents must be at least 1")
+        result = run_chaos(_project_root(), documents=args.documents, faults=args.faults, seed=args.seed,
+                           waves=args.waves, parameters=_overrides(args.parameter))
+        return 0 if result.lost == 0 and result.duplicated == 0 else 1
     if args.command == "local" and args.local_command == "run":
         from docpipe_local.run import run_documents
 
-        overrides = {}
-        for item in args.parameter:
-            name, sep, value = item.partition("=")
-            if not sep:
-                raise SystemExit(f"docpipe: --parameter expects NAME=VALUE, got {item!r}")
-            overrides[name] = value
+        overrides = _overrides(args.parameter)
         return run_documents(
             _project_root(), args.paths, doc_type=args.doc_type, out=args.out, as_json=args.json,
             replay_dir=args.replay, parameters=overrides,

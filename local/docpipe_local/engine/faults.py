@@ -46,12 +46,13 @@ class _Scripted:
 class FaultPlan:
     """Which calls fail and which jobs misbehave.
 
-    `inject` scripts faults, consumed in the order they were injected by the first calls they apply
+    `outage_seconds` makes Textract fail every call for that long from the first call; `inject` scripts faults, consumed in the order they were injected by the first calls they apply
     to; `rates` (kind → probability per applicable call) apply when no scripted fault does. A seed
     makes the random faults reproducible. Thread-safe.
     """
 
-    def __init__(self, rates: dict[str, float] | None = None, seed: int | None = None) -> None:
+    def __init__(self, rates: dict[str, float] | None = None, seed: int | None = None,
+                 outage_seconds: float = 0.0) -> None:
         for kind, rate in (rates or {}).items():
             _check_kind(kind)
             if not 0.0 <= rate <= 1.0:
@@ -59,6 +60,8 @@ class FaultPlan:
         self.rates = dict(rates or {})
         self._random = random.Random(seed)
         self._scripted: list[_Scripted] = []
+        self.outage_seconds = outage_seconds
+        self._outage_start: float | None = None
         self._lock = threading.Lock()
 
     def inject(self, kind: str, times: int = 1, operations: Iterable[str] | None = None) -> None:
@@ -77,8 +80,18 @@ class FaultPlan:
         with self._lock:
             return sum(s.remaining for s in self._scripted)
 
-    def call_fault(self, operation: str) -> str | None:
-        """The fault (a CALL_FAULTS kind) this call must fail with, if any; consumes a scripted one."""
+    def call_fault(self, operation: str, now: float | None = None) -> str | None:
+        """The fault (a CALL_FAULTS kind) this call must fail with, if any; consumes a scripted one.
+
+        During an outage (the `outage_seconds` after the first call, on the engine's clock `now`)
+        every call fails with InternalServerError.
+        """
+        if self.outage_seconds and now is not None:
+            with self._lock:
+                if self._outage_start is None:
+                    self._outage_start = now
+                if now < self._outage_start + self.outage_seconds:
+                    return "server"
         return self._draw(operation, [k for k in CALL_FAULTS if _applies(k, operation)])
 
     def job_fault(self, operation: str) -> str | None:

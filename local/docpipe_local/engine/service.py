@@ -63,6 +63,7 @@ class CallRecord:
     job_id: str | None = None
     source: str | None = None  # where the text came from: "replay", "text-layer", "ocr", "text-layer+ocr"
     fault: str | None = None  # the injected fault kind ("throttle", "job_failed", ...), if any
+    document: str | None = None  # SHA-256 of the document the call read, once it read one
 
 
 @dataclass
@@ -70,6 +71,7 @@ class _Call:
     job_id: str | None = None
     source: str | None = None
     fault: str | None = None
+    document: str | None = None
 
 
 @dataclass
@@ -150,7 +152,7 @@ class LocalTextract:
             if implementation is None:
                 raise LocalTextractError("NotImplemented", f"The local Textract engine does not implement {operation}.",
                                          501)
-            fault = self.faults.call_fault(operation)
+            fault = self.faults.call_fault(operation, at)
             if fault is not None:
                 call.fault = fault
                 raise fault_error(fault)
@@ -160,7 +162,7 @@ class LocalTextract:
             raise
         finally:
             record = CallRecord(operation, at, outcome, time.perf_counter() - began, call.job_id, call.source,
-                                call.fault)
+                                call.fault, call.document)
             with self._lock:
                 self.calls.append(record)
 
@@ -168,6 +170,7 @@ class LocalTextract:
     def _sync(self, operation: str, params: dict[str, Any], call: _Call) -> dict[str, Any]:
         features, queries = _features(params) if operation == "AnalyzeDocument" else (set(), [])
         data = self._document_bytes(params.get("Document"))
+        call.document = hashlib.sha256(data).hexdigest()
         media_type = _media_type(data)
         replayed = self._replay_sync(data, operation)
         if replayed is not None:
@@ -193,6 +196,7 @@ class LocalTextract:
         if not isinstance(documents_in, list) or not 1 <= len(documents_in) <= 2:
             raise invalid_parameter("DocumentPages must hold one or two documents (front and back).")
         contents = [self._document_bytes(document) for document in documents_in]
+        call.document = hashlib.sha256(contents[0]).hexdigest()
         media_types = [_media_type(data) for data in contents]
         replayed = self._replay_sync(contents[0], operation)
         if replayed is not None:
@@ -259,6 +263,7 @@ class LocalTextract:
     def _new_job(self, operation: str, params: dict[str, Any], location: dict[str, Any], fingerprint: str,
                  call: _Call) -> _Job:
         data = self._fetch(location, _ASYNC_LIMIT, "asynchronous operations are limited to 500 MB")
+        call.document = hashlib.sha256(data).hexdigest()
         media_type = _media_type(data)
         if media_type in (documents.PNG, documents.JPEG) and len(data) > _ASYNC_IMAGE_LIMIT:
             raise document_too_large("JPEG and PNG files are limited to 10 MB")
