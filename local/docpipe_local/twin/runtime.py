@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -151,7 +152,9 @@ class FunctionRuntime:
                 printed = io.StringIO()
                 try:
                     # Powertools Metrics prints EMF documents to stdout, where CloudWatch would pick them up.
-                    with contextlib.redirect_stdout(printed):
+                    with contextlib.redirect_stdout(printed), warnings.catch_warnings():
+                        # A handler that records no metric on some path is normal, not worth a warning.
+                        warnings.filterwarnings("ignore", message="No application metrics to publish")
                         result = handler(event, context)
                 finally:
                     self._collect(printed.getvalue())
