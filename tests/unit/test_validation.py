@@ -454,3 +454,18 @@ def test_image_over_textracts_10_mb_limit_is_rejected_before_any_read(s3) -> Non
     # THEN it is rejected with a message naming Textract's image limit
     assert caught.value.code == "DOCUMENT_TOO_LARGE"
     assert "10.0 MB" in caught.value.message
+
+
+def test_a_damaged_pdf_after_an_encrypted_one_is_damaged_not_encrypted(s3: Any, spool_dir: Path) -> None:
+    # GIVEN pdfium has just refused an encrypted PDF (its last error is now "password"), as happens
+    # when one Lambda container validates documents one after another
+    locked, hollow = badinputs.bad_input("PDF with a user password"), badinputs.bad_input("PDF with no pages")
+    put(s3, locked.key, locked.body, locked.content_type)
+    put(s3, hollow.key, hollow.body, hollow.content_type)
+    with pytest.raises(errors.EncryptedDocument):
+        validate(s3, locked.key)
+    # WHEN a PDF that fails to open for another reason comes next
+    with pytest.raises(errors.DocumentRejected) as raised:
+        validate(s3, hollow.key)
+    # THEN it is reported as what it is
+    assert type(raised.value) is errors.CorruptDocument

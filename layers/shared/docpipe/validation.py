@@ -411,7 +411,9 @@ def _pdf_page_count(path: Path, *, truncated: bool, max_pages: int) -> int:
     try:
         pdf = pypdfium2.PdfDocument(path)
     except pypdfium2.PdfiumError as exc:
-        if exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
+        # pdfium keeps its last error across documents and does not always set a new one, so a
+        # password error only counts when the file really has an encryption dictionary.
+        if exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY) and _declares_encryption(path):
             raise EncryptedDocument() from exc
         if truncated:
             raise CorruptDocument(
@@ -439,6 +441,18 @@ def _pdf_page_count(path: Path, *, truncated: bool, max_pages: int) -> int:
         return declared
     finally:
         pdf.close()
+
+
+def _declares_encryption(path: Path, window: int = 1 << 20) -> bool:
+    """Whether the PDF's trailer area (its first and last MiB, where trailers and xref streams live)
+    names an /Encrypt dictionary."""
+    with path.open("rb") as handle:
+        head = handle.read(window)
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - window))
+        tail = handle.read(window)
+    return b"/Encrypt" in head or b"/Encrypt" in tail
 
 
 def _tiff_page_count(path: Path, *, max_pages: int) -> int:

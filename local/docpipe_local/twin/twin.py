@@ -304,12 +304,15 @@ class LocalTwin:
         self._set(logical_id, arn, Name=name, Arn=arn)
 
     # -- running uploads -------------------------------------------------------------------------
-    def upload(self, path: Path, *, key: str | None = None, doc_type: str | None = None) -> Upload:
+    def upload(self, path: Path, *, key: str | None = None, doc_type: str | None = None,
+               content_type: str | None = None) -> Upload:
         """Put a file under incoming/ (S3 then tells EventBridge, which feeds the intake queue)."""
         bucket = self.resources.ref("DocumentsBucket")
         prefix = self.parameter_env("INCOMING_PREFIX")
         object_key = key or f"{prefix}{path.name}"
         extra: dict[str, Any] = {"Metadata": {"doc-type": doc_type}} if doc_type else {}
+        if content_type:
+            extra["ContentType"] = content_type
         with path.open("rb") as body:
             response = boto3.client("s3").put_object(Bucket=bucket, Key=object_key, Body=body, **extra)
         version_id = response.get("VersionId")
