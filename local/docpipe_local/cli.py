@@ -39,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.add_argument("--waves", type=int, default=4, help="documents arrive in this many bursts (default 4)")
     chaos.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
                        help="override a template parameter, as sam deploy --parameter-overrides")
+    breaker_cmd = commands.add_parser("breaker", help="show, open or close the Textract circuit breaker")
+    breaker_cmd.add_argument("action", choices=("status", "open", "close"))
+    where = breaker_cmd.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="a deployed docpipe stack (its DocumentsTable is used)")
+    where.add_argument("--table", help="the documents table, named directly")
+    breaker_cmd.add_argument("--region", help="AWS region (default: your AWS configuration's)")
+    breaker_cmd.add_argument("--seconds", type=float, default=900.0,
+                             help="with open: how long before a document may probe Textract again (default 900)")
     evaluate = commands.add_parser("eval", help="score extraction against <name>.truth.json files")
     evaluate.add_argument("directory", type=Path, metavar="DIR")
     evaluate.add_argument("--replay", type=Path, help="answer Textract from recorded responses keyed by SHA-256")
@@ -103,6 +111,15 @@ def main(argv: list[str] | None = None) -> int:
             _project_root(), args.paths, doc_type=args.doc_type, out=args.out, as_json=args.json,
             replay_dir=args.replay, parameters=overrides,
         )
+    if args.command == "breaker":
+        import boto3
+
+        from docpipe_local.ops import breaker_command, stack_resource
+
+        session = boto3.session.Session(region_name=args.region)
+        table = args.table or stack_resource(session.client("cloudformation"), args.stack, "DocumentsTable")
+        breaker_command(session.client("dynamodb"), table, args.action, seconds=args.seconds, stream=sys.stdout)
+        return 0
     if args.command == "eval":
         from docpipe_local.evaluate import evaluate
 

@@ -10,6 +10,7 @@ from PIL import Image
 
 from docpipe import breaker
 from docpipe_local.engine import FaultPlan
+from docpipe_local.ops import breaker_command
 from tests.twin.conftest import SAMPLES, process, states_entered
 
 # StartTextract retries TextractServiceError 6 times: 7 calls before a document fails.
@@ -52,3 +53,21 @@ def test_an_outage_opens_the_breaker_and_a_probe_closes_it_after_the_cool_down(m
     # AND its single Textract call closed the breaker
     assert len(twin.engine.calls) == calls_during_outage + 1
     assert breaker.read(ddb, table, "textract").state == breaker.CLOSED
+
+
+def test_a_breaker_an_operator_opened_holds_documents_until_its_time_is_up(make_twin, receipt_replay: Path) -> None:
+    # GIVEN an operator opened the twin's breaker for five minutes with `docpipe breaker open`
+    twin = make_twin(replay_dir=receipt_replay)
+    table = twin.resources.ref("DocumentsTable")
+    state = breaker_command(boto3.client("dynamodb"), table, "open", seconds=300, stream=io.StringIO())
+    assert state.state == breaker.OPEN
+    # WHEN a receipt arrives
+    receipt = twin.upload(SAMPLES / "receipt.jpg")
+    process(twin, receipt)
+    # THEN it waited (virtual time) for the five minutes, then probed Textract once and succeeded
+    visited = states_entered(twin, receipt)
+    assert visited.count("ParkForCircuit") >= 1 and sum(twin.clock.waits) >= 290
+    assert twin.upload_record(receipt)["status"] == "SUCCEEDED"
+    assert len(twin.engine.calls) == 1
+    assert breaker_command(boto3.client("dynamodb"), table, "status", seconds=0, stream=io.StringIO()).state == \
+        breaker.CLOSED

@@ -170,3 +170,24 @@ def record_failure(
 
     _, written = _transition(ddb, table, dependency, step)
     return written.state if written and written.state == OPEN else None
+
+
+def force_open(ddb: Any, table: str, dependency: str, seconds: float, now: float | None = None) -> BreakerState:
+    """An operator opens the breaker for `seconds` (maintenance, a known outage); a probe follows."""
+    moment = clock.now() if now is None else now
+
+    def step(s: BreakerState) -> BreakerState:
+        return BreakerState(OPEN, s.failures, s.window_start, moment + seconds, None, 0.0, s.version)
+
+    _, written = _transition(ddb, table, dependency, step)
+    return written or read(ddb, table, dependency)
+
+
+def force_close(ddb: Any, table: str, dependency: str) -> BreakerState:
+    """An operator closes the breaker and clears its failure count."""
+
+    def step(s: BreakerState) -> BreakerState:
+        return BreakerState(CLOSED, 0, 0.0, 0.0, None, 0.0, s.version)
+
+    _, written = _transition(ddb, table, dependency, step)
+    return written or read(ddb, table, dependency)
