@@ -102,6 +102,22 @@ def test_duplicate_upload_is_recorded_duplicate_with_one_textract_call(make_twin
     assert started_again == 0
 
 
+def test_racing_uploads_of_the_same_file_make_one_textract_call_and_one_record(make_twin,
+                                                                              receipt_replay: Path) -> None:
+    twin = make_twin(replay_dir=receipt_replay)
+    # GIVEN the same receipt uploaded under four keys at once (a client retrying, a shared drive syncing)
+    uploads = [twin.upload(SAMPLES / "receipt.jpg", key=f"incoming/race-{n}.jpg") for n in range(4)]
+    # WHEN all four executions run concurrently
+    process(twin, *uploads)
+    # THEN exactly one analysed the document, the others are DUPLICATE of it, and Textract saw one call
+    records = [twin.upload_record(u) for u in uploads]
+    assert sorted(r["status"] for r in records) == ["DUPLICATE", "DUPLICATE", "DUPLICATE", "SUCCEEDED"]
+    winner = next(r for r in records if r["status"] == "SUCCEEDED")
+    assert all(r["duplicateOf"] == winner["documentId"] for r in records if r["status"] == "DUPLICATE")
+    assert len(twin.engine.calls) == 1
+    assert twin.document_record(winner["documentId"])["status"] == "SUCCEEDED"
+
+
 def test_redelivered_event_starts_no_second_execution(make_twin, receipt_replay: Path) -> None:
     twin = make_twin(replay_dir=receipt_replay)
     # GIVEN an upload whose S3 event is delivered twice (S3/EventBridge are at-least-once)
