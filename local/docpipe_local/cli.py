@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     breaker_cmd.add_argument("--region", help="AWS region (default: your AWS configuration's)")
     breaker_cmd.add_argument("--seconds", type=float, default=900.0,
                              help="with open: how long before a document may probe Textract again (default 900)")
+    redrive_cmd = commands.add_parser("redrive", help="restart FAILED documents and requeue intake dead letters")
+    redrive_cmd.add_argument("--stack", required=True, help="a deployed docpipe stack")
+    redrive_cmd.add_argument("--region", help="AWS region (default: your AWS configuration's)")
+    redrive_cmd.add_argument("--include-permanent", action="store_true",
+                             help="also restart failures that were not transient (they will likely fail again)")
     evaluate = commands.add_parser("eval", help="score extraction against <name>.truth.json files")
     evaluate.add_argument("directory", type=Path, metavar="DIR")
     evaluate.add_argument("--replay", type=Path, help="answer Textract from recorded responses keyed by SHA-256")
@@ -119,6 +124,20 @@ def main(argv: list[str] | None = None) -> int:
         session = boto3.session.Session(region_name=args.region)
         table = args.table or stack_resource(session.client("cloudformation"), args.stack, "DocumentsTable")
         breaker_command(session.client("dynamodb"), table, args.action, seconds=args.seconds, stream=sys.stdout)
+        return 0
+    if args.command == "redrive":
+        import boto3
+
+        from docpipe_local.ops import redrive, stack_resource
+
+        session = boto3.session.Session(region_name=args.region)
+        cloudformation = session.client("cloudformation")
+        resources = {name: stack_resource(cloudformation, args.stack, name) for name in (
+            "DocumentsTable", "DocumentPipelineStateMachine", "IntakeQueue", "IntakeDeadLetterQueue")}
+        redrive(session.client("dynamodb"), session.client("stepfunctions"), session.client("sqs"),
+                table=resources["DocumentsTable"], state_machine_arn=resources["DocumentPipelineStateMachine"],
+                intake_queue_url=resources["IntakeQueue"], intake_dlq_url=resources["IntakeDeadLetterQueue"],
+                include_permanent=args.include_permanent, stream=sys.stdout)
         return 0
     if args.command == "eval":
         from docpipe_local.evaluate import evaluate

@@ -6,12 +6,15 @@ against the real state machine's table as well as through moto/Stubber for a dep
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
 
 from docpipe import breaker
+from docpipe.intake import execution_arn, execution_name
+from docpipe.records import item_to_dict, now_iso, upload_key
 
 
 class OpsError(SystemExit):
@@ -68,3 +71,102 @@ def breaker_command(ddb: Any, table: str, action: str, *, seconds: float, stream
         raise
     stream.write(describe_breaker(state) + "\n")
     return state
+
+
+@dataclass
+class RedriveResult:
+    started: list[str] = field(default_factory=list)  # new execution names
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (uploadId, why)
+    requeued: int = 0  # intake dead letters sent back to the intake queue
+
+
+def failed_uploads(ddb: Any, table: str) -> list[dict[str, Any]]:
+    """Every upload record in FAILED (StatusIndex), oldest first."""
+    found, start = [], None
+    while True:
+        page = ddb.query(TableName=table, IndexName="StatusIndex", KeyConditionExpression="#s = :failed",
+                         ExpressionAttributeNames={"#s": "status"},
+                         ExpressionAttributeValues={":failed": {"S": "FAILED"}},
+                         **({"ExclusiveStartKey": start} if start else {}))
+        found += [item_to_dict(i) for i in page.get("Items", []) if i.get("itemType", {}).get("S") == "upload"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return found
+
+
+def _claim_redrive(ddb: Any, table: str, upload: dict[str, Any]) -> str | None:
+    """Hand the FAILED upload to its next execution `<original>-r<N>`, conditionally: two operators
+    (or a retried command) cannot both restart it. Returns the new execution's name, or None if the
+    upload is no longer FAILED."""
+    attempt = int(upload.get("redrives") or 0) + 1
+    name = f"{execution_name(upload['uploadId'])}-r{attempt}"
+    try:
+        ddb.update_item(
+            TableName=table, Key=upload_key(upload["uploadId"]),
+            UpdateExpression="SET redrives = :n, #s = :processing, executionName = :name, updatedAt = :now",
+            ConditionExpression="#s = :failed",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":n": {"N": str(attempt)}, ":processing": {"S": "PROCESSING"},
+                                       ":name": {"S": name}, ":now": {"S": now_iso()}, ":failed": {"S": "FAILED"}})
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return None
+        raise
+    return name
+
+
+def _release_redrive(ddb: Any, table: str, upload: dict[str, Any]) -> None:
+    """Give the upload back to FAILED when its new execution could not be started."""
+    ddb.update_item(TableName=table, Key=upload_key(upload["uploadId"]), UpdateExpression="SET #s = :failed",
+                    ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":failed": {"S": "FAILED"}})
+
+
+def redrive(ddb: Any, sfn: Any, sqs: Any, *, table: str, state_machine_arn: str, intake_queue_url: str,
+            intake_dlq_url: str, include_permanent: bool = False, stream: TextIO) -> RedriveResult:
+    """Restart FAILED uploads whose failure was transient (all of them with `include_permanent`) as
+    new executions of the same input, and send intake dead letters back to the intake queue.
+
+    The pipeline catches every failure and records it (RecordFailure, then a Fail state), so AWS's
+    native RedriveExecution would only re-enter that Fail state: a new execution named
+    `<original>-r<N>` is what re-runs the document. The upload is handed to that execution (status
+    PROCESSING, its name) by a conditional write before it starts, so running the command twice
+    restarts nothing twice; RegisterDocument then lets it take the FAILED document over.
+    """
+    result = RedriveResult()
+    for upload in failed_uploads(ddb, table):
+        uid, error = upload["uploadId"], upload.get("error") or {}
+        if not error.get("retryable") and not include_permanent:
+            result.skipped.append((uid, f"{error.get('code', 'FAILED')} is not transient"))
+            continue
+        original = execution_arn(state_machine_arn, uid)
+        try:
+            execution_input = sfn.describe_execution(executionArn=original)["input"]
+        except ClientError:
+            result.skipped.append((uid, "its execution is gone (older than the history retention)"))
+            continue
+        name = _claim_redrive(ddb, table, upload)
+        if name is None:
+            result.skipped.append((uid, "already being redriven"))
+            continue
+        try:
+            sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=execution_input)
+        except ClientError as failure:
+            if failure.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+                _release_redrive(ddb, table, upload)
+                raise
+        result.started.append(name)
+    while True:
+        messages = sqs.receive_message(QueueUrl=intake_dlq_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            sqs.send_message(QueueUrl=intake_queue_url, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=intake_dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            result.requeued += 1
+    for name in result.started:
+        stream.write(f"restarted  {name}\n")
+    for uid, why in result.skipped:
+        stream.write(f"skipped    {uid}: {why}\n")
+    stream.write(f"redrive: {len(result.started)} restarted, {len(result.skipped)} skipped, "
+                 f"{result.requeued} intake dead letter(s) requeued\n")
+    return result

@@ -1,4 +1,4 @@
-"""`docpipe breaker status|open|close`: the table (moto), the stack lookup and its errors (Stubber)."""
+"""Operator commands: `docpipe breaker` (the table in moto, the stack lookup and its errors with Stubber) and `docpipe redrive` wiring."""
 
 from __future__ import annotations
 
@@ -79,3 +79,21 @@ def test_missing_permissions_are_named(capsys: pytest.CaptureFixture[str]) -> No
         with pytest.raises(SystemExit) as caught:
             breaker_command(ddb, "docpipe-documents", "status", seconds=0, stream=None)  # type: ignore[arg-type]
     assert "not allowed to read table docpipe-documents" in str(caught.value)
+
+
+def test_redrive_finds_the_stack_resources_it_works_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a stack whose resources CloudFormation names (stubbed lookup) and a recording redrive
+    import docpipe_local.ops as ops
+
+    physical = {"DocumentsTable": TABLE, "DocumentPipelineStateMachine": "arn:aws:states:us-east-1:1:stateMachine:p",
+                "IntakeQueue": "https://sqs/intake", "IntakeDeadLetterQueue": "https://sqs/intake-dlq"}
+    looked_up, called = [], {}
+    monkeypatch.setattr(ops, "stack_resource", lambda cfn, stack, name: looked_up.append((stack, name)) or physical[name])
+    monkeypatch.setattr(ops, "redrive", lambda *clients, **kwargs: called.update(kwargs))
+    # WHEN the operator redrives the stack
+    assert main(["redrive", "--stack", "docpipe-dev", "--region", REGION]) == 0
+    # THEN each resource came from that stack and reached redrive unchanged
+    assert {name for _, name in looked_up} == set(physical) and {s for s, _ in looked_up} == {"docpipe-dev"}
+    assert (called["table"], called["state_machine_arn"], called["intake_queue_url"], called["intake_dlq_url"]) == (
+        TABLE, physical["DocumentPipelineStateMachine"], physical["IntakeQueue"], physical["IntakeDeadLetterQueue"])
+    assert called["include_permanent"] is False
