@@ -11,6 +11,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 ddb = boto3.client("dynamodb")
+events = boto3.client("events")
 
 
 @logger.inject_lambda_context(correlation_id_path="executionName", clear_state=True)
@@ -28,4 +29,6 @@ def lambda_handler(event: dict, context: object) -> dict:
     if info.counts_toward_breaker:
         if breaker.record_failure(ddb, table, "textract", event["executionName"], breaker.configured_settings()):
             metrics.add_metric(name="BreakerTransitions", unit=MetricUnit.Count, value=1)
+            breaker.publish_transition(events, config.outcome_event_bus(), "textract", breaker.OPEN, info.code)
+            logger.warning("Textract circuit breaker opened", extra={"code": info.code})
     return outcome

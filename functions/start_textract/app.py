@@ -16,6 +16,7 @@ metrics = Metrics()
 s3 = boto3.client("s3")
 ddb = boto3.client("dynamodb")
 textract = boto3.client("textract")
+events = boto3.client("events")
 
 
 @logger.inject_lambda_context(correlation_id_path="executionName", clear_state=True)
@@ -35,6 +36,8 @@ def lambda_handler(event: dict, context: object) -> dict:
                    poll_deadline_seconds=config.poll_deadline_seconds())
     if breaker.record_success(ddb, table, "textract", owner):
         metrics.add_metric(name="BreakerTransitions", unit=MetricUnit.Count, value=1)
+        breaker.publish_transition(events, config.outcome_event_bus(), "textract", breaker.CLOSED, "probe succeeded")
+        logger.info("Textract circuit breaker closed")
     metrics.add_metric(name="TextractLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - began) * 1000)
     logger.info("Textract started", extra={"api": plan["api"], "mode": plan["mode"], "jobId": result["jobId"]})
     return dict(result)

@@ -329,3 +329,28 @@ def test_an_open_breaker_past_its_cool_down_lets_a_document_reach_start_textract
     branches = {run(item, parks) for parks in range(6)}
     # THEN at least one goes on to StartTextract, where admit() can claim the HALF_OPEN probe
     assert "StartTextract" in branches, branches
+
+
+def test_a_transition_is_published_on_the_outcome_bus_without_document_data() -> None:
+    import json
+
+    from botocore.stub import Stubber
+
+    events = boto3.client("events", region_name="us-east-1")
+    with Stubber(events) as stub:
+        stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]}, {"Entries": [{
+            "Source": "docpipe", "DetailType": "CircuitBreakerTransition", "EventBusName": "docpipe-outcomes",
+            "Detail": json.dumps({"dependency": "textract", "state": "OPEN", "reason": "TEXTRACT_SERVICE_ERROR"}),
+        }]})
+        breaker.publish_transition(events, "docpipe-outcomes", "textract", breaker.OPEN, "TEXTRACT_SERVICE_ERROR")
+        stub.assert_no_pending_responses()
+
+
+def test_a_refused_transition_event_is_an_error_not_silence() -> None:
+    from botocore.stub import Stubber
+
+    events = boto3.client("events", region_name="us-east-1")
+    with Stubber(events) as stub:
+        stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}]})
+        with pytest.raises(RuntimeError, match="refused"):
+            breaker.publish_transition(events, "docpipe-outcomes", "textract", breaker.CLOSED, "probe succeeded")

@@ -22,6 +22,7 @@ from tests.conftest import REGION, ROOT, FakeContext, create_documents_table, lo
 
 BUCKET = "docpipe-dev-documentsbucket-example"  # the bucket the sample events name
 TABLE = "docpipe-handlers-documents"
+BUS = "docpipe-handlers-outcomes"
 ROLE = "arn:aws:iam::123456789012:role/unit"
 TEMPLATE = load_template(ROOT / "template.yaml")
 # Test-side clients share one session (service models parsed once); handlers build their own module-scope
@@ -57,7 +58,9 @@ def resources(aws: None) -> dict[str, str]:
     definition = {"StartAt": "Noop", "States": {"Noop": {"Type": "Pass", "End": True}}}
     arn = AWS.client("stepfunctions").create_state_machine(
         name="DocumentPipeline", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
-    return {"DocumentsBucket": BUCKET, "DocumentsTable": TABLE, "DocumentPipelineStateMachine": arn}
+    AWS.client("events").create_event_bus(Name=BUS)
+    return {"DocumentsBucket": BUCKET, "DocumentsTable": TABLE, "DocumentPipelineStateMachine": arn,
+            "OutcomeEventBus": BUS}
 
 
 @pytest.fixture
@@ -86,7 +89,8 @@ def breaker_item() -> dict[str, Any] | None:
 
 
 def test_every_handler_under_test_gets_the_variables_its_config_reads() -> None:
-    resources = {"DocumentsBucket": "b", "DocumentsTable": "t", "DocumentPipelineStateMachine": "arn"}
+    resources = {"DocumentsBucket": "b", "DocumentsTable": "t", "DocumentPipelineStateMachine": "arn",
+                 "OutcomeEventBus": "bus"}
     # GIVEN the template's environment for each function
     # WHEN it is resolved
     # THEN each has what its handler reads (a missing one would be a deploy-time MissingConfiguration)
@@ -94,7 +98,9 @@ def test_every_handler_under_test_gets_the_variables_its_config_reads() -> None:
         "starter": {"STATE_MACHINE_ARN", "INCOMING_PREFIX"},
         "register_document": {"DOCUMENTS_TABLE", "RETENTION_DAYS"},
         "record_failure": {"DOCUMENTS_TABLE", "RETENTION_DAYS", "BREAKER_FAILURE_THRESHOLD", "BREAKER_WINDOW_SECONDS",
-                           "BREAKER_COOLDOWN_SECONDS"},
+                           "BREAKER_COOLDOWN_SECONDS", "OUTCOME_EVENT_BUS_NAME"},
+        "start_textract": {"DOCUMENTS_TABLE", "BREAKER_FAILURE_THRESHOLD", "BREAKER_WINDOW_SECONDS",
+                           "BREAKER_COOLDOWN_SECONDS", "OUTCOME_EVENT_BUS_NAME"},
         "poll_textract": {"POLL_MAX_SECONDS"},
         "persist_result": {"DOCUMENTS_TABLE", "RETENTION_DAYS"},
     }

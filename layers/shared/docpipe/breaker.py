@@ -10,6 +10,7 @@ an ISO timestamp so a Wait state can use it directly.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -191,3 +192,16 @@ def force_close(ddb: Any, table: str, dependency: str) -> BreakerState:
 
     _, written = _transition(ddb, table, dependency, step)
     return written or read(ddb, table, dependency)
+
+
+TRANSITION_DETAIL_TYPE = "CircuitBreakerTransition"
+
+
+def publish_transition(events: Any, bus: str, dependency: str, state: str, reason: str) -> None:
+    """Tell subscribers (alarms, dashboards, on-call) that the breaker moved; never document data."""
+    response = events.put_events(Entries=[{
+        "Source": "docpipe", "DetailType": TRANSITION_DETAIL_TYPE, "EventBusName": bus,
+        "Detail": json.dumps({"dependency": dependency, "state": state, "reason": reason}),
+    }])
+    if response.get("FailedEntryCount"):
+        raise RuntimeError(f"EventBridge refused the breaker transition event: {response['Entries']}")

@@ -93,6 +93,11 @@ def breaker_cooldown_seconds() -> int:
     return _int("BREAKER_COOLDOWN_SECONDS")
 
 
+def outcome_event_bus() -> str:
+    """EventBridge bus that receives document outcomes and breaker transitions."""
+    return _require("OUTCOME_EVENT_BUS_NAME")
+
+
 def default_locale() -> str:
     """Locale used to resolve ambiguous dates/currencies when the document gives no evidence."""
     return _require("DEFAULT_LOCALE")
