@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -23,6 +24,12 @@ def upload_id(bucket: str, key: str, version_id: str | None) -> str:
 def execution_name(uid: str) -> str:
     """Step Functions execution name (≤ 80 chars of [A-Za-z0-9-_]) for an upload id."""
     return f"doc-{uid}"
+
+
+def upload_id_of(name: str) -> str | None:
+    """The upload an execution processes, from its name (`doc-<uploadId>`, or `…-r<N>` when redriven)."""
+    found = re.fullmatch(r"doc-([0-9a-f]{40})(?:-r\d+)?", name)
+    return found.group(1) if found else None
 
 
 def upload_from_event(body: str | dict[str, Any], incoming_prefix: str) -> ExecutionInput:

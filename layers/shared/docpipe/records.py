@@ -252,3 +252,37 @@ def finish_document(
             return False
         raise _storage_error(error) from error
     return True
+
+
+def abandon(ddb: Any, table: str, *, upload_id: str, execution_name: str, execution_status: str) -> bool:
+    """Record FAILED for an upload whose execution ended without reaching RecordFailure (it timed
+    out, was aborted, or failed outside every Catch), so the upload is not left PROCESSING forever
+    (blocking re-uploads of the same content as DUPLICATE) and can be redriven.
+
+    Only the execution that still owns the upload (and its document) is recorded; anything already
+    terminal, or since taken over by a newer execution, is left alone. Returns whether it wrote.
+    """
+    upload = get_upload(ddb, table, upload_id)
+    if not upload or upload.get("status") != PROCESSING or upload.get("executionName") != execution_name:
+        return False
+    error = {"code": f"EXECUTION_{execution_status}", "retryable": True, "state": "Execution",
+             "errorType": execution_status,
+             "message": f"The pipeline's execution ended {execution_status.replace('_', ' ').lower()} before it "
+                        "could record an outcome; redrive to process the document again."}
+    document_id = upload.get("documentId")
+    document = get_document(ddb, table, document_id) if document_id else None
+    if document and document.get("executionName") == execution_name and document.get("status") == PROCESSING:
+        return finish_document(ddb, table, document_id=document_id, upload_id=upload_id,
+                               execution_name=execution_name, values={"status": "FAILED", "error": error})
+    expression, names, values = _update_expression({"status": "FAILED", "error": error, "updatedAt": now_iso()})
+    try:
+        ddb.update_item(TableName=table, Key=upload_key(upload_id), UpdateExpression=expression,
+                        ConditionExpression="#executionName = :exec AND #status = :processing",
+                        ExpressionAttributeNames={**names, "#executionName": "executionName"},
+                        ExpressionAttributeValues={**values, ":exec": to_attr(execution_name),
+                                                   ":processing": to_attr(PROCESSING)})
+    except ClientError as failure:
+        if _is_condition_failure(failure):
+            return False
+        raise _storage_error(failure) from failure
+    return True
