@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from docpipe.normalize.values import parse_date
 from docpipe_local.engine.blocks import text_blocks
 from docpipe_local.engine.layout import Line, Page, median_height
 from docpipe_local.engine.text import CITY_STATE_ZIP, DATE, is_address_line, label_match
@@ -60,12 +61,6 @@ _US_STATES = {
     "SOUTH CAROLINA", "SOUTH DAKOTA", "TENNESSEE", "TEXAS", "UTAH", "VERMONT", "VIRGINIA", "WASHINGTON",
     "WEST VIRGINIA", "WISCONSIN", "WYOMING",
 }
-_MONTH_NUMBERS = {m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT",
-                                              "NOV", "DEC"), start=1)}
-_NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})\s*([A-Za-z]{3,})\.?[,.]?\s*(\d{4})$")
-_MONTH_DAY_YEAR = re.compile(r"^([A-Za-z]{3,})\.?\s*(\d{1,2})(?:st|nd|rd|th)?[,.]?\s*(\d{4})$", re.IGNORECASE)
 # MRZ lines per ICAO 9303 format: TD1 (ID cards) 3 x 30, TD2 2 x 36, TD3 (passports) 2 x 44.
 _MRZ_LINE = re.compile(r"^[A-Z0-9<]{30,44}$")
 _MRZ_FORMATS = {30: 3, 36: 2, 44: 2}
@@ -228,27 +223,9 @@ def _normalized(kind: str, value: str) -> dict[str, str] | None:
 
 
 def _parse_date(text: str, born: bool) -> dt.date | None:
-    numeric, iso = _NUMERIC_DATE.match(text), _ISO_DATE.match(text)
-    day_first, month_first = _DAY_MONTH_YEAR.match(text), _MONTH_DAY_YEAR.match(text)
-    try:
-        if iso:
-            return dt.date(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
-        if numeric:
-            first, second, year = (int(g) for g in numeric.groups())
-            if year < 100:  # a birth year cannot be in the future; issue and expiry years are this century
-                year += 1900 if born and year > dt.date.today().year % 100 else 2000
-            # US cards print month first; a first number above 12 can only be a day.
-            month, day = (second, first) if first > 12 else (first, second)
-            return dt.date(year, month, day)
-        if day_first and day_first.group(2)[:3].upper() in _MONTH_NUMBERS:
-            return dt.date(int(day_first.group(3)), _MONTH_NUMBERS[day_first.group(2)[:3].upper()],
-                           int(day_first.group(1)))
-        if month_first and month_first.group(1)[:3].upper() in _MONTH_NUMBERS:
-            return dt.date(int(month_first.group(3)), _MONTH_NUMBERS[month_first.group(1)[:3].upper()],
-                           int(month_first.group(2)))
-    except ValueError:
-        return None
-    return None
+    """A printed date as the normalizer reads it; US cards print month first, and a birth date's
+    two-digit year lies in the past."""
+    return parse_date(text, "en_US", not_after=dt.date.today() if born else None)
 
 
 # -- numbered fields and the address ---------------------------------------------------------------
