@@ -12,18 +12,12 @@ from typing import Any
 
 import pytest
 
+from docpipe.classify import QUERIES
 from docpipe_local.engine import blocks, forms, identity
 from docpipe_local.engine.layout import Box, Line, Page, Word
 
-INSURANCE_QUERIES = [
-    {"Text": "What is the policy number?", "Alias": "policy_number"},
-    {"Text": "Who is the insurance company?", "Alias": "insurer_name"},
-    {"Text": "What is the name of the insured or member?", "Alias": "insured_name"},
-    {"Text": "What is the member ID?", "Alias": "member_id"},
-    {"Text": "What is the group number?", "Alias": "group_number"},
-    {"Text": "What is the effective date?", "Alias": "effective_date"},
-    {"Text": "What is the premium?", "Alias": "premium"},
-]
+# The queries docpipe asks of insurance documents (its configuration, not a copy).
+INSURANCE_QUERIES = QUERIES["insurance"]
 # A valid TD3 zone (ICAO 9303 specimen), check digits included.
 MRZ = ("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10")
 
