@@ -1,4 +1,4 @@
-"""Each of the four moto patches of the local twin, tested on a tiny state machine."""
+"""Each of the moto patches of the local twin, tested on a tiny state machine."""
 
 from __future__ import annotations
 
@@ -124,6 +124,53 @@ def test_retry_backoff_is_recorded_not_slept(twin_engine) -> None:
     assert described["status"] == "SUCCEEDED" and len(attempts) == 3
     assert time.monotonic() - started < 10
     assert clock.retry_sleeps == [100.0, 200.0]
+
+
+def test_a_definition_is_parsed_once_and_each_execution_gets_its_own_components(
+        twin_engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    clock, calls, behaviour = twin_engine
+    behaviour["fn"] = lambda event: {"n": event["n"] + 1}
+    # GIVEN the original ANTLR parse, counted (the patched parse still calls it)
+    parsed = []
+    original = AmazonStateLanguageParser.parse
+    monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(
+        patches.make_cached_parse(lambda d: parsed.append(d) or original(d))))
+    definition = {"StartAt": "Call", "States": {"Call": lambda_task(Retry=[
+        {"ErrorEquals": ["ProbeFailed"], "MaxAttempts": 1}], End=True)}}
+    # WHEN three executions of the same definition run, one after another
+    outputs = [json.loads(run(definition, {"n": n})["output"]) for n in range(3)]
+    # THEN each got its own result, while the text was parsed once, and once only for a new text
+    assert outputs == [{"value": {"n": 1}}, {"value": {"n": 2}}, {"value": {"n": 3}}]
+    assert len(parsed) == 1
+    cached = AmazonStateLanguageParser.parse
+    first, second = cached(json.dumps(definition)), cached(json.dumps(definition))
+    assert first[1] is second[1] and first[0] is not second[0]
+
+
+def test_a_bad_definition_still_fails_to_parse() -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
+
+    # GIVEN the cached parse over moto's parser
+    cached = patches.make_cached_parse(AmazonStateLanguageParser.parse)
+    # WHEN the definition is not ASL, THEN it raises as moto's own parse does, every time
+    for _ in range(2):
+        with pytest.raises(ASLParserException):
+            cached('{"StartAt": 1, "States": ')
+
+
+def test_jsonpath_expressions_are_parsed_once(twin_engine) -> None:
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    # GIVEN the patched JSONPath parse inside moto's interpreter
+    before = json_path.parse.cache_info().misses
+    # WHEN the same path is extracted twice from different documents
+    first = json_path.extract_json("$.a.b", {"a": {"b": 1}})
+    second = json_path.extract_json("$.a.b", {"a": {"b": 2}})
+    # THEN both answers are right, and the path was parsed only once
+    assert (first, second) == (1, 2)
+    assert json_path.parse.cache_info().misses - before == 1
 
 
 def test_patches_refuse_another_moto_version(monkeypatch: pytest.MonkeyPatch) -> None:

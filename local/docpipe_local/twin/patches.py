@@ -1,12 +1,15 @@
-"""The four patches that turn moto 5.2.5 into the local twin's engine (see DESIGN.md).
+"""The patches that turn moto 5.2.5 into the local twin's engine (see DESIGN.md).
 
-They reach into moto internals, so moto is pinned to exactly the version they were written for;
+Four change behaviour (Lambda runs in-process, Wait and Retry sleep on the virtual clock, "now" is
+the virtual clock's); two only make it fast (a parsed state machine and parsed JSONPath expressions
+are reused instead of being parsed again for every execution and every path). They reach into moto internals, so moto is pinned to exactly the version they were written for;
 `check_moto_version` refuses to run on any other.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import traceback
 from contextlib import ExitStack
@@ -112,10 +115,30 @@ class _StatesDatetime:
         self.timedelta = datetime.timedelta
 
 
+def make_cached_parse(parse: Callable[[str], tuple[Any, Any]]) -> Callable[[str], tuple[Any, Any]]:
+    """Patch 5: moto parses the ASL definition with ANTLR for every execution, a sixth of a chaos
+    run's time. The parse tree is read-only, so it is kept per definition; the evaluation components
+    are still built fresh for each execution, because they are what an execution mutates."""
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    trees: dict[str, Any] = {}
+
+    def cached_parse(definition: str) -> tuple[Any, Any]:
+        tree = trees.get(definition)
+        if tree is None:
+            _, tree = parse(definition)  # raises ASLParserException on a bad definition, as before
+            trees[definition] = tree
+        return Preprocessor().visit(tree), tree
+
+    return cached_parse
+
+
 def apply(stack: ExitStack, *, dispatch: Dispatcher, on_wait: Callable[[float], None],
           on_retry_sleep: Callable[[float], None], clock: Callable[[], float] | None = None) -> None:
     """Apply the patches for the lifetime of `stack` (the fourth only with a `clock`)."""
     check_moto_version()
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.utils import json_path
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state import state
@@ -125,6 +148,10 @@ def apply(stack: ExitStack, *, dispatch: Dispatcher, on_wait: Callable[[float], 
     stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", make_invoke(dispatch)))
     stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", make_wait_interval(on_wait)))
     stack.enter_context(mock.patch.object(retrier_decl, "time", _RetryTime(on_retry_sleep)))
+    stack.enter_context(mock.patch.object(
+        AmazonStateLanguageParser, "parse", staticmethod(make_cached_parse(AmazonStateLanguageParser.parse))))
+    # Patch 6: jsonpath_ng builds a new yacc parser for every parse(); a parsed path is immutable.
+    stack.enter_context(mock.patch.object(json_path, "parse", functools.lru_cache(maxsize=1024)(json_path.parse)))
     if clock is not None:
         shim = _StatesDatetime(clock)
         stack.enter_context(mock.patch.object(state, "datetime", shim))

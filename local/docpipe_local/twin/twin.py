@@ -375,7 +375,12 @@ class LocalTwin:
         ended: dict[str, dict[str, Any]] = {}
         deadline = time.monotonic() + timeout_s
         while remaining:
+            # One list call per round, not a describe per execution: with hundreds in flight the
+            # polling itself would otherwise take the interpreter's time from the executions.
+            running = self._running_executions(sfn)
             for uid, upload in list(remaining.items()):
+                if upload.execution_arn in running:
+                    continue
                 try:
                     described = sfn.describe_execution(executionArn=upload.execution_arn)
                 except sfn.exceptions.ExecutionDoesNotExist:
@@ -390,6 +395,13 @@ class LocalTwin:
             if remaining:
                 time.sleep(poll_s)
         return ended
+
+    def _running_executions(self, sfn: Any) -> set[str]:
+        arns: set[str] = set()
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=self.state_machine_arn,
+                                                                   statusFilter="RUNNING"):
+            arns.update(e["executionArn"] for e in page["executions"])
+        return arns
 
     def history(self, upload: Upload) -> list[dict[str, Any]]:
         """The execution history events of an upload's execution, oldest first."""
@@ -432,13 +444,24 @@ class LocalTwin:
 def _serialise_client_creation(session: boto3.Session) -> None:
     """Creating clients from one session is not thread-safe in botocore, and the twin's executions
     (moto runs each in a thread, and its task integrations call boto3.client per call) share the
-    default session: one lock around client creation. Calls on created clients stay concurrent."""
+    default session: one lock around client creation. Clients are thread-safe once created, and
+    creating one costs more than most calls made with it (a tenth of a chaos run), so a client
+    asked for with the same arguments again is the one already made."""
     create = session.client
     lock = threading.Lock()
+    made: dict[str, Any] = {}
 
     def client(*args: Any, **kwargs: Any) -> Any:
+        config = kwargs.get("config")
+        # A Config compares by identity; what it was asked for is its identity here.
+        options = getattr(config, "_user_provided_options", None) if config is not None else {}
+        key = repr((args, sorted((k, v) for k, v in kwargs.items() if k != "config"), sorted((options or {}).items())))
         with lock:
-            return create(*args, **kwargs)
+            if options is None:
+                return create(*args, **kwargs)
+            if key not in made:
+                made[key] = create(*args, **kwargs)
+            return made[key]
 
     session.client = client  # type: ignore[method-assign]
 
