@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from contextlib import ExitStack
 from typing import Any, Callable, Iterator
@@ -171,6 +172,82 @@ def test_jsonpath_expressions_are_parsed_once(twin_engine) -> None:
     # THEN both answers are right, and the path was parsed only once
     assert (first, second) == (1, 2)
     assert json_path.parse.cache_info().misses - before == 1
+
+
+def _table(name: str) -> Any:
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    return ddb
+
+
+def test_racing_conditional_writes_let_exactly_one_through(twin_engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.models import table as table_module
+
+    ddb = _table("race")
+    # GIVEN moto's condition check made slow, so that unserialised writers would all pass it
+    # before any of them writes
+    original = table_module.get_filter_expression
+
+    class SlowCondition:
+        def __init__(self, op: Any) -> None:
+            self.op = op
+
+        def expr(self, item: Any) -> bool:
+            time.sleep(0.02)
+            return self.op.expr(item)
+
+    monkeypatch.setattr(table_module, "get_filter_expression", lambda *a, **k: SlowCondition(original(*a, **k)))
+    barrier, won = threading.Barrier(8), []
+
+    def claim(owner: str) -> None:
+        barrier.wait()
+        try:
+            ddb.put_item(TableName="race", Item={"pk": {"S": "probe"}, "owner": {"S": owner}},
+                         ConditionExpression="attribute_not_exists(pk)")
+            won.append(owner)
+        except ddb.exceptions.ConditionalCheckFailedException:
+            pass
+
+    # WHEN eight threads claim the same item at once
+    threads = [threading.Thread(target=claim, args=(f"t{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    # THEN exactly one claim succeeded, and the item is the winner's
+    assert len(won) == 1
+    assert ddb.get_item(TableName="race", Key={"pk": {"S": "probe"}})["Item"]["owner"]["S"] == won[0]
+
+
+def test_a_cancelled_transaction_restores_only_its_own_items(twin_engine) -> None:
+    from moto.dynamodb.models import dynamodb_backends
+
+    ddb = _table("tx")
+    for pk in ("a", "other"):
+        ddb.put_item(TableName="tx", Item={"pk": {"S": pk}, "v": {"S": "old"}})
+    backend = dynamodb_backends["123456789012"]["us-east-1"]
+    table_before = backend.tables["tx"]
+    # WHEN a transaction updates "a" and then fails its condition on "b"
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": "tx", "Key": {"pk": {"S": "a"}}, "UpdateExpression": "SET v = :new",
+                        "ExpressionAttributeValues": {":new": {"S": "new"}}}},
+            {"Put": {"TableName": "tx", "Item": {"pk": {"S": "b"}, "v": {"S": "new"}},
+                     "ConditionExpression": "attribute_exists(pk)"}}])
+    # THEN "a" is back to its old value, "b" was never written, and the table itself (with the
+    # untouched item) is the same object: nothing was swapped for a whole-table copy
+    assert ddb.get_item(TableName="tx", Key={"pk": {"S": "a"}})["Item"]["v"]["S"] == "old"
+    assert "Item" not in ddb.get_item(TableName="tx", Key={"pk": {"S": "b"}})
+    assert backend.tables["tx"] is table_before
+    assert ddb.get_item(TableName="tx", Key={"pk": {"S": "other"}})["Item"]["v"]["S"] == "old"
+    # AND a transaction that succeeds writes both items
+    ddb.transact_write_items(TransactItems=[
+        {"Put": {"TableName": "tx", "Item": {"pk": {"S": "b"}, "v": {"S": "new"}}}},
+        {"Update": {"TableName": "tx", "Key": {"pk": {"S": "a"}}, "UpdateExpression": "SET v = :new",
+                    "ExpressionAttributeValues": {":new": {"S": "new"}}}}])
+    assert [ddb.get_item(TableName="tx", Key={"pk": {"S": k}})["Item"]["v"]["S"] for k in "ab"] == ["new", "new"]
 
 
 def test_patches_refuse_another_moto_version(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,15 +2,18 @@
 
 Four change behaviour (Lambda runs in-process, Wait and Retry sleep on the virtual clock, "now" is
 the virtual clock's); two only make it fast (a parsed state machine and parsed JSONPath expressions
-are reused instead of being parsed again for every execution and every path). They reach into moto internals, so moto is pinned to exactly the version they were written for;
+are reused instead of being parsed again for every execution and every path); one makes DynamoDB
+writes atomic under concurrent executions, as DynamoDB's are. They reach into moto internals, so moto is pinned to exactly the version they were written for;
 `check_moto_version` refuses to run on any other.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime
 import functools
 import json
+import threading
 import traceback
 from contextlib import ExitStack
 from typing import Any, Callable
@@ -133,6 +136,69 @@ def make_cached_parse(parse: Callable[[str], tuple[Any, Any]]) -> Callable[[str]
     return cached_parse
 
 
+class _TablesNotCopied:
+    """Stands in for the `copy` module inside moto's DynamoDB backend: a transaction no longer
+    deep-copies every table it touches (the whole table, on every transaction, which made a run's
+    cost grow with the square of its documents); `make_atomic_writes` snapshots the items instead."""
+
+    def __init__(self) -> None:
+        from moto.dynamodb.models.table import Table
+
+        self._table = Table
+
+    def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return value if isinstance(value, self._table) else copy.deepcopy(value, memo)
+
+
+def make_atomic_writes(backend: Any) -> dict[str, Callable[..., Any]]:
+    """Patch 7: DynamoDB applies a conditional write or a transaction atomically; moto checks and
+    writes in separate steps, so two twin executions racing for the same item (a half-open probe,
+    a duplicate upload) could both pass a condition only one may pass. One lock serialises the
+    backend's writes. A failed transaction restores the items it touched, and only those, so a
+    concurrent write to another item is never rolled back with it."""
+    lock = threading.RLock()
+
+    def serialised(name: str) -> Callable[..., Any]:
+        original = getattr(backend, name)
+
+        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(self, *args, **kwargs)
+
+        return write
+
+    original_transact = backend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        with lock:
+            saved = []
+            for entry in transact_items:
+                _, op = next(iter(entry.items()))
+                table = self.tables.get(op.get("TableName"))
+                if table is None:
+                    continue
+                key = op.get("Key") or {name: op.get("Item", {}).get(name)
+                                        for name in (table.hash_key_attr, table.range_key_attr) if name}
+                try:
+                    hash_value, range_value = self.get_keys_value(table, key)
+                except Exception:  # noqa: BLE001 - a malformed key is the transaction's own error to raise
+                    continue
+                saved.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
+            try:
+                return original_transact(self, transact_items)
+            except Exception:
+                for table, hash_value, range_value, item in reversed(saved):
+                    table.delete_item(hash_value, range_value)
+                    if item is not None and range_value:
+                        table.items[hash_value][range_value] = item
+                    elif item is not None:
+                        table.items[hash_value] = item
+                raise
+
+    return {"put_item": serialised("put_item"), "update_item": serialised("update_item"),
+            "delete_item": serialised("delete_item"), "transact_write_items": transact_write_items}
+
+
 def apply(stack: ExitStack, *, dispatch: Dispatcher, on_wait: Callable[[float], None],
           on_retry_sleep: Callable[[float], None], clock: Callable[[], float] | None = None) -> None:
     """Apply the patches for the lifetime of `stack` (the fourth only with a `clock`)."""
@@ -148,6 +214,11 @@ def apply(stack: ExitStack, *, dispatch: Dispatcher, on_wait: Callable[[float], 
     stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", make_invoke(dispatch)))
     stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", make_wait_interval(on_wait)))
     stack.enter_context(mock.patch.object(retrier_decl, "time", _RetryTime(on_retry_sleep)))
+    from moto.dynamodb import models as dynamodb_models
+
+    for name, method in make_atomic_writes(dynamodb_models.DynamoDBBackend).items():
+        stack.enter_context(mock.patch.object(dynamodb_models.DynamoDBBackend, name, method))
+    stack.enter_context(mock.patch.object(dynamodb_models, "copy", _TablesNotCopied()))
     stack.enter_context(mock.patch.object(
         AmazonStateLanguageParser, "parse", staticmethod(make_cached_parse(AmazonStateLanguageParser.parse))))
     # Patch 6: jsonpath_ng builds a new yacc parser for every parse(); a parsed path is immutable.
