@@ -25,10 +25,11 @@ def test_analyze_id_license() -> None:
     # GIVEN AWS's recorded AnalyzeID of the license
     doc = normalize("identity", [load("analyze_id_fake_license.json")], threshold=80, locale="en_US",
                     document_id="doc-i")
-    # THEN the fields are what the card shows, dates in ISO form
+    # THEN the fields are what the card shows, dates in ISO form; the ID type is the kind of document
+    # ('DRIVER LICENSE FRONT' names the side AnalyzeID read), the same value the FORMS path gives
     values = {k: v["value"] for k, v in doc["fields"].items()}
     assert values == {
-        "id_type": "DRIVER LICENSE FRONT",
+        "id_type": "DRIVER LICENSE",
         "document_number": "736HDV7874JSB",
         # Textract drops the accents; it reports field 1 as LAST_NAME and field 2 as FIRST_NAME.
         "first_name": "GARCIA",
@@ -74,3 +75,35 @@ def test_form_key_mapping() -> None:
     # AND bare AAMVA numbers only count on a license-like page
     assert field_for_key("1", True) == "last_name" and field_for_key("1", False) is None
     assert field_for_key("15 SEX", True) is None
+
+
+def test_one_document_kept_without_its_identity_documents_wrapper() -> None:
+    # GIVEN an AnalyzeID result stored as one document's fields at the top level (the layout the
+    # AnalyzeID guide prints), with Textract's own ISO dates
+    response = {"DocumentMetadata": {"Pages": 1}, "AnalyzeIDModelVersion": "1.0", "IdentityDocumentFields": [
+        {"Type": {"Text": "ID_TYPE"}, "ValueDetection": {"Text": "DRIVER LICENSE FRONT", "Confidence": 97.9}},
+        {"Type": {"Text": "LAST_NAME"}, "ValueDetection": {"Text": "SOUZA", "Confidence": 98.8}},
+        {"Type": {"Text": "DOCUMENT_NUMBER"}, "ValueDetection": {"Text": "820BAC729CBAC", "Confidence": 96.1}},
+        {"Type": {"Text": "DATE_OF_BIRTH"}, "ValueDetection": {
+            "Text": "06-09-85", "NormalizedValue": {"Value": "1985-06-09T00:00:00", "ValueType": "Date"},
+            "Confidence": 95.3}},
+    ]}
+    # WHEN it is normalized
+    doc = normalize("identity", [response], threshold=80, locale="en_US", document_id="doc-i")
+    # THEN it reads as the response's only document
+    values = {k: v["value"] for k, v in doc["fields"].items()}
+    assert values == {"id_type": "DRIVER LICENSE", "document_number": "820BAC729CBAC", "last_name": "SOUZA",
+                      "date_of_birth": "1985-06-09"}
+    assert doc["review"]["status"] == "SUCCEEDED" and doc["pages"] == 1
+    validate_output(doc)
+
+
+def test_id_type_names_the_kind_of_document_not_the_side() -> None:
+    # GIVEN ID types as AnalyzeID and printed titles give them WHEN read THEN one vocabulary
+    from docpipe.normalize.identity import id_type_of
+
+    assert id_type_of("DRIVER LICENSE FRONT") == "DRIVER LICENSE"
+    assert id_type_of("DRIVER LICENSE BACK") == "DRIVER LICENSE"
+    assert id_type_of("PASSPORT") == "PASSPORT"
+    assert id_type_of("Driving Licence") == "DRIVER LICENSE"
+    assert id_type_of("RESIDENCE PERMIT FRONT") == "RESIDENCE PERMIT"

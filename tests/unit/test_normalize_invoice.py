@@ -105,3 +105,61 @@ def test_an_unambiguous_due_date_sets_the_day_month_order_of_the_invoice_date() 
     summary[:] = [f for f in summary if f["Type"]["Text"] != "DUE_DATE"]
     doc = normalize("invoice", [altered], threshold=80, locale="en_US", document_id="doc-1")
     assert doc["fields"]["invoice_date"]["value"] == "2019-11-02"
+
+
+def _summary(type_: str, value: str, label: str | None = None) -> dict[str, Any]:
+    """One AnalyzeExpense SummaryField as Textract returns it (geometry left out)."""
+    field: dict[str, Any] = {"Type": {"Text": type_, "Confidence": 70.0}, "PageNumber": 1,
+                             "ValueDetection": {"Text": value, "Confidence": 95.0}}
+    if label is not None:
+        field["LabelDetection"] = {"Text": label, "Confidence": 95.0}
+    return field
+
+
+def test_a_statement_amount_labelled_due_is_the_amount_due() -> None:
+    # GIVEN a hospital statement: Textract typed "AMOUNT DUE" as TOTAL and "AMOUNT YOU OWE" as OTHER,
+    # returned no AMOUNT_DUE, and dated it with a two-digit year
+    response = {"ExpenseDocuments": [{"ExpenseIndex": 1, "SummaryFields": [
+        _summary("INVOICE_RECEIPT_DATE", "01/13/17", "STATEMENT DATE"),
+        _summary("DUE_DATE", "01/28/2017", "DUE DATE"),
+        _summary("TOTAL", "$5,680.81", "Charges"),
+        _summary("DISCOUNT", "$-1,136.16", "Adjustments"),
+        _summary("TOTAL", "$4,544.65", "AMOUNT DUE"),
+        _summary("OTHER", "$4,544.65", "AMOUNT YOU OWE"),
+    ]}]}
+    # WHEN it is normalized as an invoice
+    doc = normalize("invoice", [response], threshold=80, locale="en_US", document_id="doc-1")
+    # THEN the amount due is what the statement says is owed, the dates are the printed ones
+    fields = {k: v["value"] for k, v in doc["fields"].items()}
+    assert fields["amount_due"] == "4544.65" and fields["currency"] == "USD"
+    assert (fields["invoice_date"], fields["due_date"]) == ("2017-01-13", "2017-01-28")
+    validate_output(doc)
+
+
+def test_an_invoice_date_typed_other_is_found_by_its_label_but_a_due_date_is_not() -> None:
+    # GIVEN an invoice whose date Textract typed OTHER, next to a due date also typed OTHER
+    response = {"ExpenseDocuments": [{"ExpenseIndex": 1, "SummaryFields": [
+        _summary("INVOICE_RECEIPT_ID", "No. 0042", "Invoice"),
+        _summary("TOTAL", "$100.00", "Total"),
+        _summary("OTHER", "03/04/2022", "Due Date:"),
+        _summary("OTHER", "02/04/2022", "Invoice Date:"),
+    ]}]}
+    # WHEN it is normalized
+    doc = normalize("invoice", [response], threshold=80, locale="en_US", document_id="doc-1")
+    # THEN the invoice date is the labelled one and the number is read without its label
+    assert doc["fields"]["invoice_date"]["value"] == "2022-02-04"
+    assert doc["fields"]["invoice_number"]["value"] == "0042"
+
+
+def test_a_previous_balance_is_not_the_amount_due_and_textracts_own_type_comes_first() -> None:
+    # GIVEN a bill with a previous balance typed OTHER and the amount due typed AMOUNT_DUE by Textract
+    fields = [_summary("TOTAL", "$120.00", "New Charges"), _summary("OTHER", "$35.00", "Previous Balance")]
+    response = {"ExpenseDocuments": [{"ExpenseIndex": 1, "SummaryFields": fields}]}
+    # WHEN it is normalized with no amount due printed
+    doc = normalize("invoice", [response], threshold=80, locale="en_US", document_id="doc-1")
+    # THEN the previous balance is not taken for the amount due
+    assert "amount_due" not in doc["fields"]
+    # AND when Textract typed an AMOUNT_DUE, a "Balance" label does not outrank it
+    fields += [_summary("OTHER", "$0.00", "Balance"), _summary("AMOUNT_DUE", "$155.00", "Please remit")]
+    doc = normalize("invoice", [response], threshold=80, locale="en_US", document_id="doc-1")
+    assert doc["fields"]["amount_due"]["value"] == "155.00"

@@ -117,3 +117,71 @@ def test_unknown_doc_type_is_a_typed_error() -> None:
     with pytest.raises(ConfigurationError) as raised:
         normalize("payslip", [], threshold=80, locale="en_US", document_id="doc-1")
     assert raised.value.code == "CONFIGURATION_ERROR" and "payslip" in raised.value.message
+
+
+def _summary(type_: str, value: str, label: str | None = None, confidence: float = 95.0) -> dict[str, Any]:
+    """One AnalyzeExpense SummaryField as Textract returns it (geometry left out)."""
+    field: dict[str, Any] = {"Type": {"Text": type_, "Confidence": 70.0}, "PageNumber": 1,
+                             "ValueDetection": {"Text": value, "Confidence": confidence}}
+    if label is not None:
+        field["LabelDetection"] = {"Text": label, "Confidence": confidence}
+    return field
+
+
+def _expense(*fields: dict[str, Any]) -> dict[str, Any]:
+    return {"DocumentMetadata": {"Pages": 1}, "ExpenseDocuments": [{"ExpenseIndex": 1, "SummaryFields": list(fields)}]}
+
+
+def test_a_paid_receipt_totals_what_was_paid_not_the_zero_balance() -> None:
+    # GIVEN a clinic receipt whose amounts Textract all typed TOTAL: charges, paid, and the balance left
+    response = _expense(
+        _summary("VENDOR_NAME", "Demo Clinic"),
+        _summary("TOTAL", "$60.00", "Total Charges"),
+        _summary("TOTAL", "$60.00", "Total Paid"),
+        _summary("TOTAL", "$0.00", "Balance"),
+        _summary("INVOICE_RECEIPT_ID", "Invoice #1258", "Invoice #"),
+        _summary("OTHER", "March 12, 2019", "Date of Visit"),
+    )
+    # WHEN it is normalized as a receipt
+    doc = normalize("receipt", [response], threshold=80, locale="en_US", document_id="doc-1")
+    fields = values(doc)
+    # THEN the total is what was charged and paid; the zero balance is not the total
+    assert fields["total"] == "60.00" and fields["amount_paid"] == "60.00"
+    assert doc["fields"]["amount_paid"]["source"] == "TOTAL [Total Paid]"
+    # AND the number is the number, without the label read into it
+    assert fields["receipt_number"] == "1258"
+    # AND the visit date, which Textract typed OTHER, dates the receipt
+    assert fields["receipt_date"] == "2019-03-12"
+    assert doc["fields"]["receipt_date"]["source"] == "OTHER"
+    validate_output(doc)
+
+
+def test_an_amount_labelled_on_the_card_slip_is_the_amount_paid() -> None:
+    # GIVEN a store receipt with the card slip's "AMOUNT:" typed TOTAL next to the printed total
+    response = _expense(
+        _summary("SUBTOTAL", "38.48", "SUBTOTAL"),
+        _summary("TAX", "0.00", "TAX"),
+        _summary("OTHER", "38.48", "**** TOTAL"),
+        _summary("TOTAL", "$38.48", "AMOUNT:"),
+        _summary("OTHER", "Visa", "Costco"),
+    )
+    # WHEN it is normalized
+    doc = normalize("receipt", [response], threshold=80, locale="en_US", document_id="doc-1")
+    # THEN the card amount is both the total and the amount paid
+    fields = values(doc)
+    assert (fields["total"], fields["amount_paid"], fields["payment_method"]) == ("38.48", "38.48", "VISA")
+
+
+def test_dates_that_do_not_date_the_purchase_are_not_the_receipt_date() -> None:
+    # GIVEN a receipt with no transaction date, only a birth date and an expiry typed OTHER
+    response = _expense(
+        _summary("TOTAL", "$60.00", "Total"),
+        _summary("OTHER", "1953-12-02", "Date of Birth"),
+        _summary("OTHER", "12/2027", "EXP. DATE"),
+        _summary("OTHER", "01/05/17", "Service Dates"),
+    )
+    # WHEN it is normalized
+    doc = normalize("receipt", [response], threshold=80, locale="en_US", document_id="doc-1")
+    # THEN no receipt date is made up, and review says so
+    assert "receipt_date" not in doc["fields"]
+    assert "receipt_date missing" in doc["review"]["reasons"]

@@ -9,6 +9,7 @@ import pytest
 from docpipe.normalize.values import (
     Money,
     clean_address,
+    clean_identifier,
     clean_name,
     day_first,
     locale_currency,
@@ -140,3 +141,24 @@ def test_rupees_follow_the_locale_and_default_to_inr() -> None:
     assert parse_money("Rs. 1,939.50", "en_PK") == Money(Decimal("1939.50"), "PKR", "shared")
     # AND a word that merely ends in "rs" is no currency
     assert parse_money("Mrs 12.00", "en_US") is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # A label read into the value is not part of the number (AnalyzeExpense: 'Invoice #' above 'Invoice #1258').
+    ("Invoice #1258", "1258"),
+    ("Receipt No: A-17", "A-17"),
+    ("No. 0042", "0042"),
+    ("N° 4711", "4711"),
+    ("PO #098", "098"),
+    ("#5531", "5531"),
+    # Numbers that merely look like labels stay as printed.
+    ("INV-3337", "INV-3337"),
+    ("NOVA123", "NOVA123"),
+    ("US-001", "US-001"),
+    ("2312/2019", "2312/2019"),
+    # Without a digit after it, a label-like word is the value itself.
+    ("Number", "Number"),
+])
+def test_identifier_without_its_printed_label(text: str, expected: str) -> None:
+    # GIVEN a document number as Textract read it WHEN cleaned THEN the number a person reads
+    assert clean_identifier(text) == expected

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from docpipe.normalize.values import (
     Money,
     clean_address,
+    clean_identifier,
     clean_name,
     decimal_text,
     locale_currency,
@@ -22,7 +23,7 @@ from docpipe.normalize.values import (
 
 SCHEMA_VERSION = "1"
 Field = dict[str, Any]
-Kind = Literal["text", "name", "address", "date", "money", "quantity"]
+Kind = Literal["text", "id", "name", "address", "date", "money", "quantity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,9 @@ def convert(
     base = (candidate.confidence, candidate.page, candidate.source)
     if kind in ("text", "name"):
         value = clean_name(text)
+        return (make_field(value, *base), value) if value else (None, None)
+    if kind == "id":
+        value = clean_identifier(text)
         return (make_field(value, *base), value) if value else (None, None)
     if kind == "address":
         value = clean_address(text)

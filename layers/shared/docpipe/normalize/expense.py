@@ -28,6 +28,19 @@ _TOLERANCE = Decimal("0.02")
 # Labels of a "total" that is not the grand total, and of one that surely is.
 _PARTIAL_LABEL = re.compile(r"SUB|\bITEMS?\b|SAVING|DISCOUNT|BEFORE|EXCL|\bNET\b|\bTAX\b|\bQTY\b|\bPOINTS?\b")
 _GRAND_LABEL = re.compile(r"GRAND|BALANCE|AMOUNT DUE|TOTAL DUE|TO PAY|INCL|PAYABLE")
+# What a printed label says an amount is, whatever Type Textract gave it ("Total Paid" comes back as a
+# TOTAL, "AMOUNT YOU OWE" as OTHER): money handed over, or money still owed.
+_PAID_LABEL = re.compile(r"\bPAID\b|\bTENDER(?:ED)?\b|\bCHARGED\b|^AMOUNT:?$")
+_DUE_LABEL = re.compile(r"^(?!.*\b(?:PREVIOUS|PRIOR|LAST|OPENING|FORWARD|BROUGHT)\b)"
+                        r".*(?:\bBALANCE\b|\bAMOUNT DUE\b|\bTOTAL DUE\b|\bDUE NOW\b|\bYOU OWE\b|\bOWING\b|"
+                        r"\bPLEASE PAY\b|\bPAY THIS AMOUNT\b)")
+# The label of a date that dates the transaction itself, when Textract typed it OTHER ("Date of Visit",
+# "Transaction Date", "Date:") — not a birth, due, expiry or delivery date.
+TRANSACTION_DATE_LABEL = re.compile(
+    r"^(?!.*\b(?:BIRTH|DOB|DUE|EXP|EXPIRY|EXPIRES|EXPIRATION|VALID|DELIVERY|SHIP|SHIPPED|START|END|PRINTED)\b)"
+    r".*\bDATED?\b",
+    re.IGNORECASE,
+)
 
 PLACEHOLDER_NAMES = frozenset({"LOGO", "YOUR LOGO", "COMPANY LOGO", "LOGO HERE", "YOUR COMPANY", "COMPANY NAME",
                                "YOUR COMPANY NAME", "YOUR LOGO HERE"})
@@ -54,13 +67,16 @@ def payment_method_in(text: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Selector:
-    """Summary fields of one Type, optionally only those in a group (VENDOR, RECEIVER_BILL_TO, …)."""
+    """Summary fields of one Type, optionally only those in a group (VENDOR, RECEIVER_BILL_TO, …) or whose
+    printed label matches a pattern (an OTHER field labelled "Date of Visit")."""
 
     type: str
     group: str | None = None
+    label: re.Pattern[str] | None = None
 
     def matches(self, item: ExpenseField) -> bool:
-        return item.type == self.type and (self.group is None or any(g.startswith(self.group) for g in item.groups))
+        return (item.type == self.type and (self.group is None or any(g.startswith(self.group) for g in item.groups))
+                and (self.label is None or self.label.search(item.label or "") is not None))
 
 
 @dataclass
@@ -191,11 +207,12 @@ def _reconcile(chosen: dict[str, Field | None], found: dict[str, list[_Amount]])
                     winner = most_confident(matches)
                     break
         if winner is None:
-            settled = [v for v in (_value(chosen["AMOUNT_PAID"]), _value(chosen["AMOUNT_DUE"])) if v is not None]
+            # What was paid, else what is owed; a zero (a balance after payment) says nothing of the total.
+            settled = [v for v in (_value(chosen["AMOUNT_PAID"]), _value(chosen["AMOUNT_DUE"])) if v]
             matches = [t for t in totals if any(_close(t.value, s) for s in settled)]
             winner = most_confident(matches) if matches else None
         if winner is None:
-            grand = [t for t in totals if _GRAND_LABEL.search(t.label)]
+            grand = [t for t in totals if _GRAND_LABEL.search(t.label) and t.value != 0]
             plain = [t for t in totals if not _PARTIAL_LABEL.search(t.label)]
             winner = max(grand or plain or totals, key=lambda a: a.value)
         chosen["TOTAL"] = winner.field
@@ -221,17 +238,41 @@ def _reconcile(chosen: dict[str, Field | None], found: dict[str, list[_Amount]])
             )
 
 
+def label_type(type_: str, label: str) -> str | None:
+    """The amount Type a TOTAL or OTHER field's printed label names, when it is not its own Type:
+    "Total Paid" → AMOUNT_PAID, "Balance" / "AMOUNT YOU OWE" → AMOUNT_DUE."""
+    if type_ not in ("TOTAL", "OTHER"):
+        return None
+    if _PAID_LABEL.search(label):
+        return "AMOUNT_PAID"
+    if _DUE_LABEL.search(label):
+        return "AMOUNT_DUE"
+    return None
+
+
 def amounts(data: ExpenseData, locale: str) -> tuple[dict[str, Field | None], Field | None, bool | None]:
     """Best field per amount Type after reconciliation, the document currency, and the decimal-comma evidence."""
     money_texts = [f.value for f in data.summary if f.type in MONEY_TYPES]
     money_texts += [f.value for item in data.line_items for f in item if f.type in ("PRICE", "UNIT_PRICE")]
     comma = shows_decimal_comma(money_texts)
     found: dict[str, list[_Amount]] = {t: [] for t in MONEY_TYPES}
+    by_label: dict[str, list[_Amount]] = {"AMOUNT_PAID": [], "AMOUNT_DUE": []}
     for item in data.summary:
+        if item.type not in found and item.type != "OTHER":
+            continue
+        converted, money = convert("money", candidate(item), locale, comma_decimal=comma)
+        if converted is None:
+            continue
+        label = " ".join((item.label or "").upper().split())
         if item.type in found:
-            converted, money = convert("money", candidate(item), locale, comma_decimal=comma)
-            if converted is not None:
-                found[item.type].append(_Amount(converted, money, item.currency, (item.label or "").upper()))
+            found[item.type].append(_Amount(converted, money, item.currency, label))
+        routed = label_type(item.type, label)
+        if routed and money is not None:
+            source = f"{converted['source']} [{item.label}]"
+            by_label[routed].append(_Amount({**converted, "source": source}, money, item.currency, label))
+    for type_, labelled in by_label.items():  # Textract's own Type, when it gave one, comes first
+        if not found[type_]:
+            found[type_] = labelled
     chosen: dict[str, Field | None] = {t: pick(a.field for a in found[t]) for t in MONEY_TYPES}
     _reconcile(chosen, found)
     evidence = [(a.field, a.money, a.code) for t in MONEY_TYPES for a in found[t]]

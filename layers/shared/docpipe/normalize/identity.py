@@ -74,6 +74,23 @@ _ID_TYPES = (
 )
 
 
+def id_type_of(text: str) -> str:
+    """The kind of document an ID type names, in one vocabulary whichever API read it: AnalyzeID's
+    'DRIVER LICENSE FRONT' and a card headed 'DRIVER LICENSE' are both 'DRIVER LICENSE'."""
+    upper = " ".join(text.upper().split())
+    named = next((t for pattern, t in _ID_TYPES if pattern.search(upper)), None)
+    return named or re.sub(r"\s+(?:FRONT|BACK)$", "", upper)
+
+
+def as_analyze_id(response: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An AnalyzeID result kept as one document's fields at the top level (the layout the AnalyzeID guide
+    prints, and how a single document is often stored) read as that response's document 1."""
+    if "IdentityDocuments" in response or not isinstance(response.get("IdentityDocumentFields"), list):
+        return response
+    document = {"DocumentIndex": 1, "IdentityDocumentFields": response["IdentityDocumentFields"]}
+    return {**response, "IdentityDocuments": [document]}
+
+
 def field_for_key(key: str, license_like: bool) -> str | None:
     """The identity field a form key names; AAMVA numbers ('1', '4d NUMBER') count on license-like pages."""
     text = key_text(key)
@@ -115,7 +132,8 @@ class _Reader:
         for item in found.fields:
             name = _ANALYZE_ID.get(item.type)
             if name:
-                self.offer(name, Candidate(item.normalized or item.value, item.confidence, item.page, item.type))
+                text = id_type_of(item.value) if name == "id_type" else item.normalized or item.value
+                self.offer(name, Candidate(text, item.confidence, item.page, item.type))
         if "state" not in self.best.fields and "STATE_IN_ADDRESS" in by_type:
             item = by_type["STATE_IN_ADDRESS"]
             self.offer("state", Candidate(item.value, item.confidence, item.page, item.type))
@@ -173,7 +191,7 @@ def normalize_identity(
     grouper = PageGrouper(stats)
     reader = _Reader(locale)
     for response in responses:
-        for found in identity_documents(response, stats):
+        for found in identity_documents(as_analyze_id(response), stats):
             reader.analyze_id(found)
         for page in grouper.feed(response):
             reader.forms(page)

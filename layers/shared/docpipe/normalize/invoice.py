@@ -6,7 +6,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from docpipe.normalize.common import Field, Kind, document, present, review
-from docpipe.normalize.expense import Selector, amounts, collect, line_items, text_field
+from docpipe.normalize.expense import (
+    TRANSACTION_DATE_LABEL,
+    Selector,
+    amounts,
+    collect,
+    line_items,
+    text_field,
+)
 
 FIELDS = ("vendor_name", "vendor_address", "invoice_number", "invoice_date", "due_date", "po_number", "bill_to",
           "currency", "subtotal", "tax", "total", "amount_due")
@@ -16,10 +23,11 @@ _TEXT: dict[str, tuple[Kind, list[list[Selector]]]] = {
     "vendor_name": ("name", [[Selector("VENDOR_NAME"), Selector("NAME", "VENDOR")]]),
     "vendor_address": ("address", [[Selector("VENDOR_ADDRESS"), Selector("ADDRESS", "VENDOR")],
                                    [Selector("ADDRESS_BLOCK", "VENDOR")]]),
-    "invoice_number": ("text", [[Selector("INVOICE_RECEIPT_ID")]]),
-    "invoice_date": ("date", [[Selector("INVOICE_RECEIPT_DATE")], [Selector("ORDER_DATE")]]),
+    "invoice_number": ("id", [[Selector("INVOICE_RECEIPT_ID")]]),
+    "invoice_date": ("date", [[Selector("INVOICE_RECEIPT_DATE")], [Selector("ORDER_DATE")],
+                                [Selector("OTHER", label=TRANSACTION_DATE_LABEL)]]),
     "due_date": ("date", [[Selector("DUE_DATE")]]),
-    "po_number": ("text", [[Selector("PO_NUMBER")]]),
+    "po_number": ("id", [[Selector("PO_NUMBER")]]),
 }
 # Who is billed: the bill-to name, else the bill-to address block.
 _BILL_TO_NAME = [[Selector("NAME", "RECEIVER_BILL_TO"), Selector("RECEIVER_NAME")]]

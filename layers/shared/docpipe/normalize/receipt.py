@@ -6,7 +6,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from docpipe.normalize.common import Field, Kind, document, present, review
-from docpipe.normalize.expense import Selector, amounts, collect, line_items, payment_field, text_field
+from docpipe.normalize.expense import (
+    TRANSACTION_DATE_LABEL,
+    Selector,
+    amounts,
+    collect,
+    line_items,
+    payment_field,
+    text_field,
+)
 
 FIELDS = ("merchant_name", "merchant_address", "merchant_phone", "receipt_number", "receipt_date", "currency",
           "subtotal", "tax", "tip", "total", "amount_paid", "payment_method")
@@ -17,8 +25,9 @@ _TEXT: dict[str, tuple[Kind, list[list[Selector]]]] = {
     "merchant_address": ("address", [[Selector("VENDOR_ADDRESS"), Selector("ADDRESS", "VENDOR")],
                                      [Selector("ADDRESS_BLOCK", "VENDOR")]]),
     "merchant_phone": ("text", [[Selector("VENDOR_PHONE")]]),
-    "receipt_number": ("text", [[Selector("INVOICE_RECEIPT_ID")]]),
-    "receipt_date": ("date", [[Selector("INVOICE_RECEIPT_DATE")], [Selector("ORDER_DATE")]]),
+    "receipt_number": ("id", [[Selector("INVOICE_RECEIPT_ID")]]),
+    "receipt_date": ("date", [[Selector("INVOICE_RECEIPT_DATE")], [Selector("ORDER_DATE")],
+                                [Selector("OTHER", label=TRANSACTION_DATE_LABEL)]]),
 }
 _MONEY = {"subtotal": "SUBTOTAL", "tax": "TAX", "tip": "GRATUITY", "total": "TOTAL", "amount_paid": "AMOUNT_PAID"}
 

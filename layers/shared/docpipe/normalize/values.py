@@ -315,6 +315,22 @@ def clean_name(text: str) -> str:
     return " ".join((text or "").split())
 
 
+# A label printed in front of a document number and read into its value: "Invoice #1258", "No. 0042",
+# "Receipt No: A-17", "#5531". Only stripped when what remains still holds a digit.
+_ID_LABEL = re.compile(
+    r"^(?:(?:invoice|inv|receipt|order|purchase order|p\.?\s?o\.?|bill|ref(?:erence)?|transaction|trans)\s*)?"
+    r"(?:(?:no|nr|num|number)(?=[\s.:#])\.?|n[°º]\.?|#)\s*[:#.]?\s*(?=\S*\d)",
+    re.IGNORECASE,
+)
+
+
+def clean_identifier(text: str) -> str:
+    """A document number as printed, without a label read into it: 'Invoice #1258' → '1258'."""
+    value = clean_name(text)
+    stripped = _ID_LABEL.sub("", value, count=1)
+    return (stripped.strip(" :.-") or value) if stripped != value else value
+
+
 def clean_address(text: str) -> str:
     """One line per address line, joined with ', ': '1 Main St\\nSpringfield, IL' → '1 Main St, Springfield, IL'."""
     lines = [" ".join(line.split()).strip(" ,") for line in (text or "").splitlines()]
