@@ -28,7 +28,6 @@ def lambda_handler(event: dict, context: object) -> dict:
                        unit=MetricUnit.Count, value=1)
     if info.counts_toward_breaker:
         if breaker.record_failure(ddb, table, "textract", event["executionName"], breaker.configured_settings()):
-            metrics.add_metric(name="BreakerTransitions", unit=MetricUnit.Count, value=1)
-            breaker.publish_transition(events, config.outcome_event_bus(), "textract", breaker.OPEN, info.code)
+            breaker.announce(events, config.outcome_event_bus(), "textract", breaker.OPEN, info.code)
             logger.warning("Textract circuit breaker opened", extra={"code": info.code})
     return outcome

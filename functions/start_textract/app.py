@@ -26,17 +26,19 @@ def lambda_handler(event: dict, context: object) -> dict:
     document_id, plan = event["document"]["documentId"], event["plan"]
     logger.append_keys(uploadId=event["uploadId"], documentId=document_id)
     table, owner = config.documents_table(), event["executionName"]
-    admitted, state = breaker.admit(ddb, table, "textract", owner, breaker.configured_settings())
-    if not admitted:
-        raise CircuitOpen(f"Textract circuit breaker is {state}; this document waits for it to close.")
+    admission = breaker.admit(ddb, table, "textract", owner, breaker.configured_settings())
+    if admission.claimed:
+        breaker.announce(events, config.outcome_event_bus(), "textract", breaker.HALF_OPEN, "cool-down ended")
+        logger.info("Textract circuit breaker half-open: this execution is the probe")
+    if not admission.admitted:
+        raise CircuitOpen(f"Textract circuit breaker is {admission.state}; this document waits for it to close.")
     began = time.perf_counter()
     result = start(textract, s3, plan=plan, bucket=event["bucket"], key=event["key"], version_id=event.get("versionId"),
                    document_id=document_id, execution_name=owner, results_bucket=config.documents_bucket(),
                    results_prefix=config.results_prefix(), poll_initial_seconds=config.poll_initial_seconds(),
                    poll_deadline_seconds=config.poll_deadline_seconds())
     if breaker.record_success(ddb, table, "textract", owner):
-        metrics.add_metric(name="BreakerTransitions", unit=MetricUnit.Count, value=1)
-        breaker.publish_transition(events, config.outcome_event_bus(), "textract", breaker.CLOSED, "probe succeeded")
+        breaker.announce(events, config.outcome_event_bus(), "textract", breaker.CLOSED, "probe succeeded")
         logger.info("Textract circuit breaker closed")
     metrics.add_metric(name="TextractLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - began) * 1000)
     logger.info("Textract started", extra={"api": plan["api"], "mode": plan["mode"], "jobId": result["jobId"]})

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 import boto3
 
+from docpipe import breaker
 from docpipe_local.engine import FaultPlan
 from docpipe_local.engine.faults import KINDS
 from docpipe_local.twin.twin import LocalTwin, Upload
@@ -117,7 +118,8 @@ class ChaosReport:
     textract_calls: Counter[str] = field(default_factory=Counter)
     retries: int = 0
     parks: int = 0
-    breaker_transitions: int = 0
+    breaker_transitions: Counter[str] = field(default_factory=Counter)
+    breaker_final: str = "CLOSED"
     seconds: float = 0.0
 
     @property
@@ -182,9 +184,11 @@ def report(twin: LocalTwin, uploads: list[Upload], seconds: float) -> ChaosRepor
     result.textract_calls = Counter(f"{c.operation} {c.outcome}" for c in twin.engine.calls) if twin.engine \
         else Counter()
     result.retries = len(twin.clock.retry_sleeps)
-    result.parks = sum(1 for u in uploads for e in twin.history(u)
-                       if e.get("stateEnteredEventDetails", {}).get("name") == "ParkForCircuit")
-    result.breaker_transitions = sum(_metric_sum(doc.get("BreakerTransitions")) for doc in twin.runtime.metrics)
+    result.parks = twin.clock.waits_by_state["ParkForCircuit"]
+    for document in twin.runtime.metrics:
+        if "BreakerTransitions" in document:
+            result.breaker_transitions[document.get("State", "?")] += _metric_sum(document["BreakerTransitions"])
+    result.breaker_final = breaker.read(boto3.client("dynamodb"), twin.resources.ref("DocumentsTable"), "textract").state
     return result
 
 
@@ -199,8 +203,9 @@ def print_report(result: ChaosReport, stream: TextIO) -> None:
     rows = [("terminal state", "documents")] + [(s, str(n)) for s, n in sorted(result.states.items())]
     rows += [("error " + c, str(n)) for c, n in sorted(result.codes.items())]
     rows += [("textract " + c, str(n)) for c, n in sorted(result.textract_calls.items())]
-    rows += [("retries (backoff sleeps)", str(result.retries)), ("breaker parks", str(result.parks)),
-             ("breaker transitions", str(result.breaker_transitions)), ("seconds", f"{result.seconds:.1f}")]
+    rows += [("retries (backoff sleeps)", str(result.retries)), ("breaker parks", str(result.parks))]
+    rows += [("breaker → " + state, str(n)) for state, n in sorted(result.breaker_transitions.items())]
+    rows += [("breaker state at the end", result.breaker_final), ("seconds", f"{result.seconds:.1f}")]
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         stream.write(f"{name:<{width}}  {value}\n")

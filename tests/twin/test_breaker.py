@@ -67,7 +67,43 @@ def test_a_breaker_an_operator_opened_holds_documents_until_its_time_is_up(make_
     # THEN it waited (virtual time) for the five minutes, then probed Textract once and succeeded
     visited = states_entered(twin, receipt)
     assert visited.count("ParkForCircuit") >= 1 and sum(twin.clock.waits) >= 290
+    assert twin.clock.waits_by_state["ParkForCircuit"] == visited.count("ParkForCircuit")
     assert twin.upload_record(receipt)["status"] == "SUCCEEDED"
     assert len(twin.engine.calls) == 1
     assert breaker_command(boto3.client("dynamodb"), table, "status", seconds=0, stream=io.StringIO()).state == \
         breaker.CLOSED
+
+
+def test_racing_executions_admit_exactly_one_half_open_probe(make_twin, tmp_path: Path) -> None:
+    from docpipe_local.chaos import generate
+
+    # GIVEN eight different images answered from a recorded response, a breaker an operator opened
+    # for a minute, and Textract throttling the first three calls (so the probe takes a while)
+    paths, replay = generate(tmp_path / "docs", 24, seed=7)
+    images = [p for p in paths if p.suffix == ".png"][:8]
+    faults = FaultPlan()
+    faults.inject("throttle", times=3)
+    twin = make_twin(faults=faults, replay_dir=replay)
+    ddb, table = boto3.client("dynamodb"), twin.resources.ref("DocumentsTable")
+    breaker_command(ddb, table, "open", seconds=60, stream=io.StringIO())
+    # WHEN all eight arrive at once: they park together and reach StartTextract together when the
+    # cool-down ends
+    uploads = [twin.upload(path, key=f"incoming/receipts/{path.name}") for path in images]
+    process(twin, *uploads, timeout_s=300)
+    # THEN exactly one execution claimed the HALF_OPEN probe, the others were refused (CircuitOpen)
+    # while it was out, and every Textract call up to the probe's success came from the probe
+    half_open = sum(doc["BreakerTransitions"] if isinstance(doc["BreakerTransitions"], (int, float))
+                    else sum(doc["BreakerTransitions"]) for doc in twin.runtime.metrics
+                    if "BreakerTransitions" in doc and doc.get("State") == breaker.HALF_OPEN)
+    assert half_open == 1
+    refused = [u for u in uploads if any((e.get("taskFailedEventDetails") or {}).get("error") == "CircuitOpen"
+                                         for e in twin.history(u))]
+    assert len(refused) >= 1
+    calls = twin.engine.calls
+    first_ok = next(i for i, call in enumerate(calls) if call.outcome == "OK")
+    assert first_ok == 3 and len({call.key for call in calls[:first_ok + 1]}) == 1
+    # AND the probe's success closed the breaker, after which every document was analysed once
+    assert breaker.read(ddb, table, "textract").state == breaker.CLOSED
+    assert [twin.upload_record(u)["status"] for u in uploads] == ["SUCCEEDED"] * 8
+    assert sorted(call.document for call in calls if call.outcome == "OK") == \
+        sorted({call.document for call in calls if call.outcome == "OK"})

@@ -24,8 +24,12 @@ def test_chaos_under_rates_and_an_outage_loses_nothing_and_bills_nothing_twice()
     assert result.states["FAILED"] >= 2 and result.dlq >= result.states["FAILED"]
     last = out.getvalue().strip().splitlines()[-1]
     assert re.fullmatch(r"documents=12 terminal=12 dlq=\d+ lost=0 duplicated=0 textract_calls=\d+", last)
-    # AND the outage opened the breaker and a later probe closed it again
-    assert result.breaker_transitions >= 2 and result.parks >= 1
+    # AND the outage opened the breaker, a probe was admitted after the cool-down, and a probe
+    # closed it again: it ends CLOSED
+    assert result.breaker_transitions["OPEN"] >= 1 and result.breaker_transitions["HALF_OPEN"] >= 1
+    assert result.breaker_transitions["CLOSED"] >= 1 and result.breaker_final == "CLOSED"
+    assert result.parks >= 1
+    assert "breaker → OPEN" in out.getvalue() and "breaker state at the end" in out.getvalue()
 
 
 @pytest.mark.parametrize(("spec", "message"), [

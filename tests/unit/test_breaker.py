@@ -54,7 +54,7 @@ def stored_item(ddb: Any) -> dict[str, Any]:
 def test_a_missing_item_reads_as_closed_and_admits(ddb: Any) -> None:
     # GIVEN no breaker item yet
     # WHEN a caller asks to be admitted
-    admitted, state = admit(ddb, TABLE, DEP, "exec-1", SETTINGS, now=T0)
+    admitted, state, _ = admit(ddb, TABLE, DEP, "exec-1", SETTINGS, now=T0)
     # THEN it is admitted and nothing is written
     assert (admitted, state) == (True, CLOSED)
     assert "Item" not in ddb.get_item(TableName=TABLE, Key=breaker.breaker_key(DEP))
@@ -65,14 +65,14 @@ def test_breaker_opens_at_the_threshold_within_the_window(ddb: Any) -> None:
     assert record_failure(ddb, TABLE, DEP, "exec-1", SETTINGS, now=T0) is None
     assert record_failure(ddb, TABLE, DEP, "exec-2", SETTINGS, now=T0 + 10) is None
     assert (read(ddb, TABLE, DEP).state, read(ddb, TABLE, DEP).failures) == (CLOSED, 2)
-    assert admit(ddb, TABLE, DEP, "exec-x", SETTINGS, now=T0 + 11) == (True, CLOSED)
+    assert admit(ddb, TABLE, DEP, "exec-x", SETTINGS, now=T0 + 11)[:2] == (True, CLOSED)
     # WHEN the third failure lands inside the window
     moved = record_failure(ddb, TABLE, DEP, "exec-3", SETTINGS, now=T0 + 20)
     # THEN the breaker opens for the cool-down and stops admitting
     assert moved == OPEN
     state = read(ddb, TABLE, DEP)
     assert (state.state, state.failures, state.open_until) == (OPEN, 3, T0 + 20 + SETTINGS.cooldown_seconds)
-    assert admit(ddb, TABLE, DEP, "exec-4", SETTINGS, now=T0 + 21) == (False, OPEN)
+    assert admit(ddb, TABLE, DEP, "exec-4", SETTINGS, now=T0 + 21)[:2] == (False, OPEN)
 
 
 def test_failures_outside_the_window_start_a_new_count(ddb: Any) -> None:
@@ -94,7 +94,7 @@ def test_open_breaker_admits_nobody_before_the_cool_down(ddb: Any) -> None:
     open_until = trip(ddb)
     version = read(ddb, TABLE, DEP).version
     # WHEN callers ask just before openUntil
-    answers = [admit(ddb, TABLE, DEP, f"caller-{i}", SETTINGS, now=open_until - 1) for i in range(5)]
+    answers = [admit(ddb, TABLE, DEP, f"caller-{i}", SETTINGS, now=open_until - 1)[:2] for i in range(5)]
     # THEN nobody is admitted and the item is not touched
     assert answers == [(False, OPEN)] * 5
     assert read(ddb, TABLE, DEP).version == version
@@ -153,7 +153,7 @@ def test_after_the_cool_down_exactly_one_concurrent_caller_becomes_the_probe(
         return state
 
     monkeypatch.setattr(breaker, "read", contended_read)
-    answers: dict[str, tuple[bool, str]] = {}
+    answers: dict[str, tuple[bool, str, bool]] = {}
     errors: list[BaseException] = []
 
     def call(owner: str) -> None:
@@ -171,17 +171,18 @@ def test_after_the_cool_down_exactly_one_concurrent_caller_becomes_the_probe(
     # THEN exactly one is admitted, as the HALF_OPEN probe recorded on the item, in one transition
     assert errors == []
     assert len(answers) == callers
-    admitted = [owner for owner, (ok, _) in answers.items() if ok]
+    admitted = [owner for owner, (ok, _, _) in answers.items() if ok]
     assert len(admitted) == 1, answers
-    assert {state for _, state in answers.values()} == {HALF_OPEN}
+    assert {state for _, state, _ in answers.values()} == {HALF_OPEN}
+    assert [owner for owner, (_, _, claimed) in answers.items() if claimed] == admitted
     state = read(ddb, TABLE, DEP)
     assert (state.state, state.probe_owner, state.version) == (HALF_OPEN, admitted[0], version + 1)
     assert state.probe_expires == open_until + 1 + SETTINGS.cooldown_seconds
     # AND the probe asking again is still admitted while the others are not
     monkeypatch.setattr(breaker, "read", original_read)
-    assert admit(ddb, TABLE, DEP, admitted[0], SETTINGS, now=open_until + 2) == (True, HALF_OPEN)
+    assert admit(ddb, TABLE, DEP, admitted[0], SETTINGS, now=open_until + 2)[:2] == (True, HALF_OPEN)
     other = next(owner for owner in answers if owner != admitted[0])
-    assert admit(ddb, TABLE, DEP, other, SETTINGS, now=open_until + 2) == (False, HALF_OPEN)
+    assert admit(ddb, TABLE, DEP, other, SETTINGS, now=open_until + 2)[:2] == (False, HALF_OPEN)
 
 
 def test_an_expired_probe_claim_is_handed_to_the_next_caller(ddb: Any) -> None:
@@ -191,7 +192,7 @@ def test_an_expired_probe_claim_is_handed_to_the_next_caller(ddb: Any) -> None:
     # WHEN another caller arrives after the claim expired
     answer = admit(ddb, TABLE, DEP, "probe-2", SETTINGS, now=open_until + SETTINGS.cooldown_seconds)
     # THEN it becomes the probe
-    assert answer == (True, HALF_OPEN)
+    assert answer == (True, HALF_OPEN, True)
     assert read(ddb, TABLE, DEP).probe_owner == "probe-2"
 
 
@@ -207,7 +208,7 @@ def test_probe_success_closes_the_breaker(ddb: Any) -> None:
     assert moved == CLOSED
     state = read(ddb, TABLE, DEP)
     assert (state.state, state.failures, state.probe_owner) == (CLOSED, 0, None)
-    assert admit(ddb, TABLE, DEP, "anyone", SETTINGS, now=open_until + 1) == (True, CLOSED)
+    assert admit(ddb, TABLE, DEP, "anyone", SETTINGS, now=open_until + 1)[:2] == (True, CLOSED)
 
 
 def test_probe_failure_reopens_with_a_new_open_until(ddb: Any) -> None:
@@ -225,7 +226,7 @@ def test_probe_failure_reopens_with_a_new_open_until(ddb: Any) -> None:
     assert state.open_until == first_open_until + 10 + SETTINGS.cooldown_seconds
     expected_iso = datetime.fromtimestamp(state.open_until, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert stored_item(ddb)["openUntil"] == {"S": expected_iso}
-    assert admit(ddb, TABLE, DEP, "probe", SETTINGS, now=first_open_until + 11) == (False, OPEN)
+    assert admit(ddb, TABLE, DEP, "probe", SETTINGS, now=first_open_until + 11)[:2] == (False, OPEN)
 
 
 def test_configured_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -261,7 +262,7 @@ def _circuit_choice() -> dict[str, Any]:
     asl = json.loads((ROOT / "statemachine" / "document_pipeline.asl.json").read_text())
     choice = asl["States"]["IsCircuitOpen"]
     targets = {rule["Next"] for rule in choice["Choices"]} | {choice["Default"]}
-    assert {"StartTextract", "ParkForCircuit", "CircuitStillOpen"} <= targets
+    assert {"StartTextract", "ParkForCircuit", "ParkForProbe", "CircuitStillOpen"} <= targets
     return {"StartAt": "IsCircuitOpen", "States": {
         "IsCircuitOpen": choice,
         **{name: {"Type": "Pass", "Result": name, "ResultPath": "$.branch", "End": True} for name in targets},
@@ -306,16 +307,28 @@ def test_circuit_choice_sends_documents_to_textract_while_closed(choice_engine: 
     assert run(stored_item(ddb), 0) == "StartTextract"
 
 
-def test_circuit_choice_parks_documents_while_open_and_gives_up_after_five_parks(
+def test_circuit_choice_parks_documents_while_open_and_gives_up_after_twelve_parks(
         choice_engine: tuple[Any, Any]) -> None:
     ddb, run = choice_engine
     # GIVEN a breaker that has just opened (its cool-down ends in the future)
     trip(ddb, at=time.time())
     item = stored_item(ddb)
-    # WHEN documents reach IsCircuitOpen after 0..5 parks
-    branches = [run(item, parks) for parks in range(6)]
+    # WHEN documents reach IsCircuitOpen after 0..12 parks
+    branches = [run(item, parks) for parks in (0, 1, 11, 12, 13)]
     # THEN they park until the budget is spent
-    assert branches == ["ParkForCircuit"] * 5 + ["CircuitStillOpen"]
+    assert branches == ["ParkForCircuit"] * 3 + ["CircuitStillOpen"] * 2
+
+
+def test_circuit_choice_parks_briefly_while_a_probe_is_out(choice_engine: tuple[Any, Any]) -> None:
+    ddb, run = choice_engine
+    # GIVEN a breaker whose cool-down ended and whose HALF_OPEN probe was claimed by another execution
+    open_until = trip(ddb, at=time.time() - 3 * SETTINGS.cooldown_seconds)
+    assert admit(ddb, TABLE, DEP, "probe", SETTINGS, now=open_until + 1).claimed
+    item = stored_item(ddb)
+    # WHEN documents reach IsCircuitOpen
+    branches = [run(item, parks) for parks in (0, 11, 12)]
+    # THEN they wait a short while (not into StartTextract, where they would only be refused), bounded
+    assert branches == ["ParkForProbe", "ParkForProbe", "CircuitStillOpen"]
 
 
 def test_an_open_breaker_past_its_cool_down_lets_a_document_reach_start_textract(
@@ -354,3 +367,26 @@ def test_a_refused_transition_event_is_an_error_not_silence() -> None:
         stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}]})
         with pytest.raises(RuntimeError, match="refused"):
             breaker.publish_transition(events, "docpipe-outcomes", "textract", breaker.CLOSED, "probe succeeded")
+
+
+def test_an_announced_transition_is_a_metric_by_target_state_and_an_event(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from botocore.stub import ANY, Stubber
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Docpipe")
+    events = boto3.client("events", region_name="us-east-1")
+    with Stubber(events) as stub:
+        stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]}, {"Entries": ANY})
+        # WHEN the breaker is announced HALF_OPEN
+        breaker.announce(events, "docpipe-outcomes", "textract", breaker.HALF_OPEN, "cool-down ended")
+        stub.assert_no_pending_responses()
+    # THEN one EMF document counts the transition under State=HALF_OPEN in the Docpipe namespace
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(documents) == 1
+    emf = documents[0]
+    assert emf["BreakerTransitions"] in ([1.0], 1.0) and emf["State"] == "HALF_OPEN"
+    directive = emf["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "Docpipe"
+    assert any("State" in dimensions for dimensions in directive["Dimensions"])

@@ -14,8 +14,9 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import ClientError
 
 from docpipe import clock, config
@@ -23,6 +24,12 @@ from docpipe.records import from_attr, to_attr
 
 CLOSED, OPEN, HALF_OPEN = "CLOSED", "OPEN", "HALF_OPEN"
 _MAX_CONFLICT_RETRIES = 8
+
+
+class Admission(NamedTuple):
+    admitted: bool
+    state: str
+    claimed: bool  # this call moved the breaker to HALF_OPEN: its caller is the new probe
 
 
 @dataclass(frozen=True)
@@ -110,8 +117,9 @@ def _transition(
 
 def admit(
     ddb: Any, table: str, dependency: str, owner: str, settings: BreakerSettings, now: float | None = None
-) -> tuple[bool, str]:
-    """May `owner` call the dependency now? Returns (admitted, breaker state after the decision).
+) -> Admission:
+    """May `owner` call the dependency now? Returns (admitted, breaker state after the decision,
+    whether this call claimed the HALF_OPEN probe).
 
     CLOSED admits everyone. OPEN past its cool-down admits exactly one caller, who becomes the
     HALF_OPEN probe; everyone else waits until the probe resolves or its claim expires.
@@ -133,7 +141,7 @@ def admit(
     seen, written = _transition(ddb, table, dependency, step)
     final = written or seen
     admitted = final.state == CLOSED or (final.state == HALF_OPEN and final.probe_owner == owner)
-    return admitted, final.state
+    return Admission(admitted, final.state, written is not None)
 
 
 def record_success(ddb: Any, table: str, dependency: str, owner: str) -> str | None:
@@ -195,6 +203,15 @@ def force_close(ddb: Any, table: str, dependency: str) -> BreakerState:
 
 
 TRANSITION_DETAIL_TYPE = "CircuitBreakerTransition"
+
+
+def announce(events: Any, bus: str, dependency: str, state: str, reason: str) -> None:
+    """A transition happened: the BreakerTransitions metric (one per target state, so a dashboard
+    can tell an opening from a closing) and the outcome event for subscribers."""
+    with single_metric(name="BreakerTransitions", unit=MetricUnit.Count, value=1,
+                       namespace=config.metrics_namespace()) as metric:
+        metric.add_dimension(name="State", value=state)
+    publish_transition(events, bus, dependency, state, reason)
 
 
 def publish_transition(events: Any, bus: str, dependency: str, state: str, reason: str) -> None:

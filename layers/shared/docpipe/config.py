@@ -101,3 +101,8 @@ def outcome_event_bus() -> str:
 def default_locale() -> str:
     """Locale used to resolve ambiguous dates/currencies when the document gives no evidence."""
     return _require("DEFAULT_LOCALE")
+
+
+def metrics_namespace() -> str:
+    """CloudWatch namespace of every docpipe metric (Powertools reads the same variable)."""
+    return _require("POWERTOOLS_METRICS_NAMESPACE")

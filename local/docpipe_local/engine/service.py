@@ -64,6 +64,7 @@ class CallRecord:
     source: str | None = None  # where the text came from: "replay", "text-layer", "ocr", "text-layer+ocr"
     fault: str | None = None  # the injected fault kind ("throttle", "job_failed", ...), if any
     document: str | None = None  # SHA-256 of the document the call read, once it read one
+    key: str | None = None  # the S3 object the call named (sync and Start* calls), read or not
 
 
 @dataclass
@@ -161,8 +162,9 @@ class LocalTextract:
             outcome = error.code
             raise
         finally:
+            location = params.get("Document") or params.get("DocumentLocation") or {}
             record = CallRecord(operation, at, outcome, time.perf_counter() - began, call.job_id, call.source,
-                                call.fault, call.document)
+                                call.fault, call.document, (location.get("S3Object") or {}).get("Name"))
             with self._lock:
                 self.calls.append(record)
 

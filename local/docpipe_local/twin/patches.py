@@ -1,10 +1,11 @@
 """The patches that turn moto 5.2.5 into the local twin's engine (see DESIGN.md).
 
-Four change behaviour (Lambda runs in-process, Wait and Retry sleep on the virtual clock, "now" is
-the virtual clock's); two only make it fast (a parsed state machine and parsed JSONPath expressions
-are reused instead of being parsed again for every execution and every path); one makes DynamoDB
-writes atomic under concurrent executions, as DynamoDB's are. They reach into moto internals, so moto is pinned to exactly the version they were written for;
-`check_moto_version` refuses to run on any other.
+Five put the state machines on the twin's time (Lambda runs in-process; Wait and Retry wait on
+the virtual clock; "now" is the virtual clock's; the clock learns when executions start and end);
+one makes DynamoDB writes atomic under concurrent executions, as DynamoDB's are; two only make it
+fast (a parsed state machine and parsed JSONPath expressions are reused instead of being parsed
+again for every execution and every path). They reach into moto internals, so moto is pinned to
+exactly the version they were written for; `check_moto_version` refuses to run on any other.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import copy
 import datetime
 import functools
 import json
+import sys
 import threading
 import traceback
 from contextlib import ExitStack
@@ -71,23 +73,43 @@ def make_invoke(dispatch: Dispatcher) -> Callable[..., bytes]:
     return invoke
 
 
-def make_wait_interval(on_wait: Callable[[float], None]) -> Callable[..., None]:
-    """Patch 2: a Wait state records its seconds on the virtual clock instead of sleeping."""
+def _execution_and_state(env: Any) -> tuple[str | None, str | None]:
+    """The execution ARN and current state name of a moto evaluation environment."""
+    try:
+        data = env.states.context_object.context_object_data
+        return data["Execution"]["Id"], (data.get("State") or {}).get("Name")
+    except (AttributeError, KeyError, TypeError):
+        return None, None
+
+
+def make_wait_interval(on_wait: Callable[..., None], on_wait_until: Callable[..., None] | None = None,
+                       clock: Callable[[], float] | None = None) -> Callable[..., None]:
+    """Patch 2: a Wait state records its seconds on the virtual clock instead of sleeping, as time
+    of the execution that waits; a Timestamp wait (with a clock) as a wait until that moment."""
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
 
     def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
-        on_wait(float(wait_seconds))
+        execution, state = _execution_and_state(env)
+        # Timestamp and TimestampPath both subclass Timestamp; moto computed the seconds from the
+        # clock's whole-second "now", so that is the moment the wait ends at.
+        if on_wait_until is not None and clock is not None and isinstance(self, Timestamp):
+            on_wait_until(float(int(clock())) + max(0, wait_seconds), execution=execution, state=state)
+        else:
+            on_wait(float(wait_seconds), execution=execution, state=state)
 
     return wait_interval
 
 
 class _RetryTime:
-    """Patch 3: stands in for the `time` module inside moto's retrier: sleeps are recorded."""
+    """Patch 3: stands in for the `time` module inside moto's retrier: sleeps are recorded as time
+    of the execution that retries (its environment is the caller's `env`)."""
 
-    def __init__(self, on_sleep: Callable[[float], None]) -> None:
+    def __init__(self, on_sleep: Callable[..., None]) -> None:
         self._on_sleep = on_sleep
 
     def sleep(self, seconds: float) -> None:
-        self._on_sleep(float(seconds))
+        execution, _ = _execution_and_state(sys._getframe(1).f_locals.get("env"))
+        self._on_sleep(float(seconds), execution=execution)
 
 
 class _StatesDatetime:
@@ -116,6 +138,22 @@ class _StatesDatetime:
         self.datetime = _Datetime
         self.timezone = datetime.timezone
         self.timedelta = datetime.timedelta
+
+
+def make_execution_logic(original: Callable[[Any], None], on_start: Callable[[str], None],
+                         on_end: Callable[[str], None]) -> Callable[[Any], None]:
+    """Patch 8: the virtual clock is told when an execution starts and ends, so it knows which
+    executions must all be waiting before time may jump ahead."""
+
+    def execution_logic(self: Any) -> None:
+        execution = self._evaluation_details.execution_details.arn
+        on_start(execution)
+        try:
+            original(self)
+        finally:
+            on_end(execution)
+
+    return execution_logic
 
 
 def make_cached_parse(parse: Callable[[str], tuple[Any, Any]]) -> Callable[[str], tuple[Any, Any]]:
@@ -199,8 +237,10 @@ def make_atomic_writes(backend: Any) -> dict[str, Callable[..., Any]]:
             "delete_item": serialised("delete_item"), "transact_write_items": transact_write_items}
 
 
-def apply(stack: ExitStack, *, dispatch: Dispatcher, on_wait: Callable[[float], None],
-          on_retry_sleep: Callable[[float], None], clock: Callable[[], float] | None = None) -> None:
+def apply(stack: ExitStack, *, dispatch: Dispatcher, on_wait: Callable[..., None],
+          on_retry_sleep: Callable[..., None], clock: Callable[[], float] | None = None,
+          on_wait_until: Callable[..., None] | None = None,
+          on_execution: tuple[Callable[[str], None], Callable[[str], None]] | None = None) -> None:
     """Apply the patches for the lifetime of `stack` (the fourth only with a `clock`)."""
     check_moto_version()
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
@@ -212,9 +252,14 @@ def apply(stack: ExitStack, *, dispatch: Dispatcher, on_wait: Callable[[float], 
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
     stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", make_invoke(dispatch)))
-    stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", make_wait_interval(on_wait)))
+    stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", make_wait_interval(on_wait, on_wait_until, clock)))
     stack.enter_context(mock.patch.object(retrier_decl, "time", _RetryTime(on_retry_sleep)))
     from moto.dynamodb import models as dynamodb_models
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    if on_execution is not None:
+        stack.enter_context(mock.patch.object(ExecutionWorker, "_execution_logic", make_execution_logic(
+            ExecutionWorker._execution_logic, *on_execution)))
 
     for name, method in make_atomic_writes(dynamodb_models.DynamoDBBackend).items():
         stack.enter_context(mock.patch.object(dynamodb_models.DynamoDBBackend, name, method))

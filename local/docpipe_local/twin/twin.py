@@ -140,7 +140,9 @@ class LocalTwin:
         os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = self.region
         self._stack.enter_context(mock_aws(config=patches.MOTO_CONFIG))
         patches.apply(self._stack, dispatch=self.runtime.invoke, on_wait=self.clock.wait,
-                      on_retry_sleep=self.clock.retry_sleep, clock=self.clock.now)
+                      on_retry_sleep=self.clock.retry_sleep, clock=self.clock.now,
+                      on_wait_until=self.clock.wait_until,
+                      on_execution=(self.clock.execution_started, self.clock.execution_ended))
         self._stack.callback(docpipe_clock.use, docpipe_clock.use(self.clock.now))
         boto3.setup_default_session(region_name=self.region)
         self._stack.callback(setattr, boto3, "DEFAULT_SESSION", None)
@@ -393,7 +395,9 @@ class LocalTwin:
             if remaining and time.monotonic() > deadline:
                 raise TwinError(f"{len(remaining)} execution(s) still running after {timeout_s:.0f} s")
             if remaining:
-                time.sleep(poll_s)
+                # A round costs more the more executions run; it waits longer in proportion, so the
+                # polling never takes more than a small share of the interpreter from them.
+                time.sleep(poll_s * max(1.0, len(remaining) / 10))
         return ended
 
     def _running_executions(self, sfn: Any) -> set[str]:
