@@ -39,6 +39,11 @@ class VirtualClock:
     def now(self) -> float:
         return time.time() + self.offset
 
+    def running(self) -> set[str]:
+        """The executions started and not yet ended."""
+        with self._condition:
+            return set(self._running)
+
     def execution_started(self, execution: str) -> None:
         with self._condition:
             self._running[execution] += 1

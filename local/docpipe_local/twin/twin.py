@@ -377,9 +377,10 @@ class LocalTwin:
         ended: dict[str, dict[str, Any]] = {}
         deadline = time.monotonic() + timeout_s
         while remaining:
-            # One list call per round, not a describe per execution: with hundreds in flight the
-            # polling itself would otherwise take the interpreter's time from the executions.
-            running = self._running_executions(sfn)
+            # The clock knows which executions run (it is told when each starts and ends): only the
+            # others are described. With hundreds in flight, asking moto about every execution each
+            # round would take the interpreter's time from the executions themselves.
+            running = self.clock.running()
             for uid, upload in list(remaining.items()):
                 if upload.execution_arn in running:
                     continue
@@ -399,13 +400,6 @@ class LocalTwin:
                 # polling never takes more than a small share of the interpreter from them.
                 time.sleep(poll_s * max(1.0, len(remaining) / 10))
         return ended
-
-    def _running_executions(self, sfn: Any) -> set[str]:
-        arns: set[str] = set()
-        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=self.state_machine_arn,
-                                                                   statusFilter="RUNNING"):
-            arns.update(e["executionArn"] for e in page["executions"])
-        return arns
 
     def history(self, upload: Upload) -> list[dict[str, Any]]:
         """The execution history events of an upload's execution, oldest first."""
