@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import boto3
@@ -107,3 +108,29 @@ def test_racing_executions_admit_exactly_one_half_open_probe(make_twin, tmp_path
     assert [twin.upload_record(u)["status"] for u in uploads] == ["SUCCEEDED"] * 8
     assert sorted(call.document for call in calls if call.outcome == "OK") == \
         sorted({call.document for call in calls if call.outcome == "OK"})
+
+
+def test_with_fallback_enabled_an_open_breaker_sends_documents_to_the_local_ocr_engine(make_twin) -> None:
+    # GIVEN TextractFallback=Enabled and a breaker an operator opened for an hour
+    twin = make_twin(parameters={"TextractFallback": "Enabled"})
+    table = twin.resources.ref("DocumentsTable")
+    breaker_command(boto3.client("dynamodb"), table, "open", seconds=3600, stream=io.StringIO())
+    # WHEN a receipt arrives
+    receipt = twin.upload(SAMPLES / "receipt.jpg")
+    process(twin, receipt, timeout_s=300)
+    # THEN it did not park or call Textract: the local OCR engine read it, and the result says so
+    visited = states_entered(twin, receipt)
+    assert "FallbackOcr" in visited and "ParkForCircuit" not in visited and "StartTextract" not in visited
+    assert twin.engine.calls == []
+    record = twin.upload_record(receipt)
+    assert record["status"] == "NEEDS_REVIEW"
+    document = twin.document_record(record["documentId"])
+    assert document["method"] == "fallback"
+    normalized = json.loads(boto3.client("s3").get_object(
+        Bucket=twin.resources.ref("DocumentsBucket"), Key=document["normalizedKey"])["Body"].read())
+    assert normalized["method"] == "fallback"
+    assert any("fallback" in reason for reason in normalized["review"]["reasons"])
+    # AND what it read is still the receipt's: its printed total (docs/samples.md)
+    assert normalized["fields"]["total"]["value"] == "1810.46"
+    # AND the breaker was left alone for Textract's own probe
+    assert breaker.read(boto3.client("dynamodb"), table, "textract").state == breaker.OPEN

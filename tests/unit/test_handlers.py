@@ -103,6 +103,7 @@ def test_every_handler_under_test_gets_the_variables_its_config_reads() -> None:
                            "BREAKER_COOLDOWN_SECONDS", "OUTCOME_EVENT_BUS_NAME"},
         "poll_textract": {"POLL_MAX_SECONDS"},
         "persist_result": {"DOCUMENTS_TABLE", "RETENTION_DAYS"},
+        "fallback_ocr": {"DOCUMENTS_BUCKET", "RESULTS_PREFIX"},
     }
     for function_dir, names in needs.items():
         assert names <= set(function_environment(function_dir, resources)), function_dir
@@ -312,6 +313,27 @@ def test_record_failure_without_the_table_fails_typed(
 
 
 # --- poll_textract ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.ocr
+def test_fallback_ocr_sample_event_reads_the_document_without_textract(
+        handler: Any, lambda_context: FakeContext) -> None:
+    from tests.conftest import ROOT as root
+
+    app = handler("fallback_ocr")
+    event = load_event("fallback_ocr")
+    # GIVEN the sample event's receipt in the bucket (unversioned here)
+    AWS.client("s3").put_object(Bucket=BUCKET, Key=event["key"], Body=(root / "samples" / "receipt.jpg").read_bytes())
+    event = {**event, "versionId": None}
+    # WHEN the handler runs
+    result = app.lambda_handler(event, lambda_context)
+    # THEN the local engine read it: a finished sync state flagged as fallback, whose raw response
+    # (AnalyzeExpense-shaped, with the printed total) sits where Textract's would
+    assert (result["status"], result["mode"], result["method"]) == ("SUCCEEDED", "sync", "fallback")
+    raw = json.loads(AWS.client("s3").get_object(Bucket=BUCKET, Key=result["rawPrefix"] + "1")["Body"].read())
+    totals = [f["ValueDetection"]["Text"] for doc in raw["ExpenseDocuments"] for f in doc["SummaryFields"]
+              if f["Type"]["Text"] == "TOTAL"]
+    assert any("1810.46" in total for total in totals)
 
 
 def test_poll_textract_sample_event(handler: Any, lambda_context: FakeContext) -> None:

@@ -57,7 +57,10 @@ class Classification(TypedDict):
 
 
 class TextractState(TypedDict):
-    """The Wait ⇄ Poll loop's state; rawPrefix is where the raw result pages land in S3."""
+    """The Wait ⇄ Poll loop's state; rawPrefix is where the raw result pages land in S3.
+
+    `method` is "fallback" when the local OCR engine read the document instead of Textract.
+    """
 
     api: str
     mode: str
@@ -70,6 +73,7 @@ class TextractState(TypedDict):
     elapsedSeconds: int
     deadlineSeconds: int
     timedOut: bool
+    method: NotRequired[str]
 
 
 class FieldSummary(TypedDict):
@@ -89,6 +93,7 @@ class NormalizedSummary(TypedDict):
     pages: int
     fields: dict[str, FieldSummary]
     replan: Classification | None
+    method: str
 
 
 class Outcome(TypedDict):

@@ -64,12 +64,18 @@ def normalize_document(
     replan = replan_for(doc_type, document, classification)
     if replan is not None:
         return {"docType": doc_type, "status": "REPLAN", "reviewReasons": [], "normalizedKey": None,
-                "rawPrefix": raw_prefix, "pages": int(document["pageCount"]), "fields": {}, "replan": replan}
+                "rawPrefix": raw_prefix, "pages": int(document["pageCount"]), "fields": {}, "replan": replan,
+                "method": textract_state.get("method", "textract")}
     pages = iter_raw_pages(s3, bucket=bucket, prefix=raw_prefix)
     doc = normalize(doc_type, pages, threshold=threshold, locale=locale, document_id=document["documentId"])
     if textract_state.get("status") == "PARTIAL_SUCCESS":
         doc["review"] = {"status": "NEEDS_REVIEW",
                          "reasons": [*doc["review"]["reasons"], "Textract returned PARTIAL_SUCCESS"]}
+    doc["method"] = textract_state.get("method", "textract")
+    if doc["method"] == "fallback":
+        # Degraded extraction: a person checks it, or it is reprocessed once Textract is back.
+        doc["review"] = {"status": "NEEDS_REVIEW", "reasons": [
+            *doc["review"]["reasons"], "read by the local OCR fallback while Textract's circuit breaker was open"]}
     doc["processorVersion"] = PROCESSOR_VERSION
     doc["docTypeSource"] = "text" if doc_type != classification["docType"] else classification.get("source", "")
     validate_output(doc)
@@ -79,7 +85,7 @@ def normalize_document(
     return {
         "docType": doc_type, "status": doc["review"]["status"], "reviewReasons": doc["review"]["reasons"],
         "normalizedKey": key, "rawPrefix": raw_prefix, "pages": doc["pages"], "fields": summarize(doc),
-        "replan": None,
+        "replan": None, "method": doc["method"],
     }
 
 
@@ -103,6 +109,7 @@ def persist_result(
             "reviewReasons": normalized["reviewReasons"], "normalizedKey": normalized["normalizedKey"],
             "rawPrefix": normalized["rawPrefix"], "pages": normalized["pages"],
             "processorVersion": PROCESSOR_VERSION, "expiresAt": expires_at(retention_days),
+            "method": normalized.get("method", "textract"),
         },
     )
     if not written:

@@ -179,6 +179,11 @@ class LocalTwin:
                                                     "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}))
         self._role_arn = role["Role"]["Arn"]
         pending = {k: v for k, v in self.template["Resources"].items() if v["Type"] not in SKIPPED_TYPES}
+        for logical_id, resource in self.template["Resources"].items():
+            if resource["Type"] == "AWS::Serverless::LayerVersion":
+                # Layer code runs from the repository (it is on the twin's path); a function's
+                # Layers list only needs the layer's ARN to resolve.
+                self._set(logical_id, f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:layer:{logical_id}:1")
         while pending:
             progressed = False
             for logical_id in list(pending):
