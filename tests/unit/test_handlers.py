@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import types
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 import boto3
@@ -30,12 +31,18 @@ TEMPLATE = load_template(ROOT / "template.yaml")
 AWS = boto3.Session(region_name=REGION)
 
 
+def _code_dir(resource: dict[str, Any]) -> str:
+    """functions/<dir> of a zip function (CodeUri) or of an image function (its Dockerfile's folder)."""
+    if resource["Properties"].get("PackageType") == "Image":
+        return str(PurePosixPath(resource["Metadata"]["Dockerfile"]).parent)
+    return resource["Properties"]["CodeUri"].rstrip("/")
+
+
 def function_environment(function_dir: str, physical: dict[str, str]) -> dict[str, str]:
     """The environment template.yaml gives the function whose CodeUri is functions/<dir>/."""
     resources = TEMPLATE["Resources"]
     (props,) = [r["Properties"] for r in resources.values()
-                if r["Type"] == "AWS::Serverless::Function" and r["Properties"]["CodeUri"].rstrip("/") ==
-                f"functions/{function_dir}"]
+                if r["Type"] == "AWS::Serverless::Function" and _code_dir(r) == f"functions/{function_dir}"]
     variables = {**TEMPLATE["Globals"]["Function"]["Environment"]["Variables"],
                  **((props.get("Environment") or {}).get("Variables") or {})}
 
@@ -413,3 +420,23 @@ def test_persist_result_without_retention_fails_typed_and_writes_nothing(
     with pytest.raises(errors.MissingConfiguration, match="RETENTION_DAYS"):
         persist_handler.lambda_handler(load_event("persist_result"), lambda_context)
     assert ddb().scan(TableName=TABLE, ConsistentRead=True)["Items"] == before
+
+
+def test_the_fallback_image_holds_every_module_its_handler_imports() -> None:
+    import subprocess
+    import sys
+
+    # GIVEN the folders the FallbackOcr Dockerfile copies into the image
+    dockerfile = (ROOT / "functions" / "fallback_ocr" / "Dockerfile").read_text()
+    copied = [line.split()[1] for line in dockerfile.splitlines()
+              if line.startswith("COPY") and "LAMBDA_TASK_ROOT" in line]
+    # WHEN the handler is imported (in a fresh interpreter)
+    probe = ("import json, sys; sys.path.insert(0, 'functions/fallback_ocr'); import app; "
+             "print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items() "
+             "if n.split('.')[0] in ('docpipe', 'docpipe_local', 'app') and getattr(m, '__file__', None))))")
+    files = json.loads(subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True,
+                                      text=True, env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": ""}).stdout)
+    # THEN every docpipe module it loaded lies under one of those folders (none from the twin or the CLI)
+    relative = [str(PurePosixPath(Path(f).resolve().relative_to(ROOT.resolve()))) for f in files]
+    assert relative and all(any(path == c or path.startswith(c.rstrip("/") + "/") for c in copied)
+                            for path in relative), relative

@@ -282,11 +282,15 @@ class LocalTwin:
                      **((props.get("Environment") or {}).get("Variables") or {})}
         return {k: str(v) for k, v in variables.items()}
 
-    def _function(self, logical_id: str, props: dict[str, Any], _: dict[str, Any]) -> None:
+    def _function(self, logical_id: str, props: dict[str, Any], resource: dict[str, Any]) -> None:
         globals_fn = (self.template.get("Globals") or {}).get("Function") or {}
         name = props.get("FunctionName") or self._physical_name(logical_id)
         environment = self._function_environment(props)
-        handler = props.get("Handler") or globals_fn["Handler"]
+        # A container image function's code is its Dockerfile's: the handler named by its Command,
+        # in the folder of the Dockerfile (the rest of the image is the repository on the path).
+        image = props.get("PackageType") == "Image"
+        handler = props["ImageConfig"]["Command"][0] if image else props.get("Handler") or globals_fn["Handler"]
+        code_dir = self.root / (Path(resource["Metadata"]["Dockerfile"]).parent if image else props["CodeUri"])
         boto3.client("lambda").create_function(
             FunctionName=name, Runtime=props.get("Runtime") or globals_fn.get("Runtime", "python3.12"),
             Role=self._role_arn, Handler=handler, Code={"ZipFile": _empty_zip()},
@@ -294,7 +298,7 @@ class LocalTwin:
         )
         arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}"
         self.runtime.register(FunctionSpec(
-            logical_id=logical_id, name=name, arn=arn, code_dir=self.root / props["CodeUri"], handler=handler,
+            logical_id=logical_id, name=name, arn=arn, code_dir=code_dir, handler=handler,
             environment=environment, memory_mb=int(props.get("MemorySize") or globals_fn.get("MemorySize", 128)),
             timeout_s=int(props.get("Timeout") or globals_fn.get("Timeout", 3)),
         ))
