@@ -156,6 +156,7 @@ def test_a_german_invoice_and_a_tax_rate_that_is_not_an_amount() -> None:
 @pytest.mark.parametrize(("text", "amount"), [
     ("45,93 €", "45,93 €"), ("$153.123", "$153.123"), ("Total 4.11 USD", "4.11 USD"), ("(5.00)", "(5.00)"),
     ("Sales Tax 6.25%", None), ("1,234", None), ("153.123", None), ("12.07.2019", None), ("Qty 1 125.00", "125.00"),
+    ("43 EUR", "43 EUR"), ("8.6 EUR", "8.6 EUR"), ("-10 EUR", "-10 EUR"), ("3 RS", None), ("20%", None),
 ])
 def test_what_the_engine_reads_as_an_amount(text: str, amount: str | None) -> None:
     found = AMOUNT.search(text)
@@ -166,6 +167,7 @@ def test_what_the_engine_reads_as_an_amount(text: str, amount: str | None) -> No
     ("Dec24,2020", "Dec24,2020"), ("29Jan2009", "29Jan2009"), ("August 3 , 2014", "August 3 , 2014"),
     ("du 02 Juillet 2015", "02 Juillet 2015"), ("Rechnungsdatum 7. Mai 2014", "7. Mai 2014"),
     ("5 décembre 2021", "5 décembre 2021"), ("Market 12 2020", None), ("Page 1/1", None),
+    ("13-June-2016", "13-June-2016"), ("Order date: 28 Jan 15", "28 Jan 15"), ("1 Jan 15:00", None),
 ])
 def test_what_the_engine_reads_as_a_date(text: str, date: str | None) -> None:
     found = DATE.search(text)
@@ -178,3 +180,117 @@ def test_a_number_under_the_title_is_the_invoice_number() -> None:
     assert fields(document)["INVOICE_RECEIPT_ID"] == "INV-000042"
     # AND the logo box printed before the vendor's name is not part of it
     assert fields(document)["VENDOR_NAME"] == "Sammy Tools"
+
+
+# -- layouts of the fourth evaluation batch (general rules, hand-built pages) ---------------------------
+def test_unpadded_amounts_before_a_currency_and_totals_named_by_the_tax_they_exclude_or_include() -> None:
+    # GIVEN generated-invoice totals printed without padding ("43 EUR") and named "without"/"with VAT"
+    document = analyze([
+        (50, 40, 12, "Big Corp"),
+        (300, 300, 10, "Total without VAT"), (450, 300, 10, "43 EUR"),
+        (300, 314, 10, "VAT Rate"), (450, 314, 10, "20%"),
+        (300, 328, 10, "VAT Paid"), (450, 328, 10, "8.6 EUR"),
+        (300, 342, 10, "Total paid with VAT"), (450, 342, 10, "51.6 EUR"),
+    ])
+    found = fields(document)
+    # THEN the total before tax is the subtotal, the one with tax is the total, and the rate is no amount
+    assert (found["SUBTOTAL"], found["TAX"], found["TOTAL"]) == ("43 EUR", "8.6 EUR", "51.6 EUR")
+
+
+def test_a_number_sign_glued_to_its_number_and_a_label_that_prints_its_own_value() -> None:
+    # GIVEN "Invoice #2334889" (no space after "#") with "PO 456001200" and "Client 42" on the lines under it
+    document = analyze([
+        (50, 40, 16, "Your Company Name"), (480, 40, 20, "INVOICE"),
+        (480, 70, 10, "13-June-2016"),
+        (470, 84, 10, "Invoice #2334889"),
+        (480, 98, 10, "PO 456001200"),
+        (480, 112, 10, "Client 42"),
+        (380, 300, 10, "Total"), (480, 300, 10, "6000.00"),
+    ])
+    found = fields(document)
+    # THEN each label keeps the value printed after it, not the line below
+    assert (found["INVOICE_RECEIPT_ID"], found["PO_NUMBER"]) == ("2334889", "456001200")
+    # AND a date whose day, month name and year are joined by hyphens is the date
+    assert found["INVOICE_RECEIPT_DATE"] == "13-June-2016"
+
+
+def test_a_number_glued_to_the_sign_under_the_title_is_the_invoice_number() -> None:
+    document = analyze([(420, 40, 24, "INVOICE"), (440, 70, 12, "#23413561D"),
+                        (50, 90, 10, "John Smith"), (380, 300, 10, "Total:"), (460, 300, 10, "$19,647.68")])
+    assert fields(document)["INVOICE_RECEIPT_ID"] == "23413561D"
+
+
+def test_parties_named_after_their_label_on_the_same_line_and_a_number_mark_after_the_colon() -> None:
+    # GIVEN "FROM: Company ABC" and "TO: John Doe" side by side, and "INVOICE: NO. 001"
+    document = analyze([
+        (480, 50, 20, "Invoice"),
+        (440, 80, 10, "DATE: 01/01/1970"),
+        (440, 94, 10, "INVOICE: NO. 001"),
+        (60, 140, 10, "FROM: Company ABC"), (310, 140, 10, "TO: John Doe"),
+        (92, 154, 10, "user@companyabc.com"), (340, 154, 10, "johndoe@email.com"),
+        (60, 180, 10, "ADDRESS: 111 Main Street"), (310, 180, 10, "ADDRESS: 222 Main Street"),
+        (106, 194, 10, "Anytown, USA"),
+        (380, 300, 10, "BALANCE DUE"), (480, 300, 10, "$2140.00"),
+    ])
+    found = fields(document)
+    # THEN the names are what follows each label, without it
+    assert (found["VENDOR_NAME"], found["RECEIVER_NAME"]) == ("Company ABC", "John Doe")
+    assert found["VENDOR_ADDRESS"] == "111 Main Street\nAnytown, USA"
+    # AND "NO." after the colon belongs to the label: the number is the invoice number
+    assert found["INVOICE_RECEIPT_ID"] == "001"
+
+
+def test_labels_side_by_side_head_columns_and_ocr_dropped_spaces_in_labels() -> None:
+    # GIVEN a bill whose header prints two labels in a row (spaces lost by OCR) and their values below
+    document = analyze([
+        (50, 40, 18, "SCE&G"), (380, 40, 10, "DATEDUE"), (480, 40, 10, "AMOUNTDUE"),
+        (380, 54, 10, "May 17 2018"), (480, 54, 10, "$148.89"),
+        (200, 150, 10, "Electric Charges"), (480, 150, 10, "$148.89"),
+        (200, 164, 10, "Total Current Charges"), (480, 164, 10, "$148.89"),
+    ])
+    found = fields(document)
+    # THEN each label takes the value under it
+    assert (found["DUE_DATE"], found["AMOUNT_DUE"]) == ("May 17 2018", "$148.89")
+    # AND "Total … Charges" is the bill's total
+    assert found["TOTAL"] == "$148.89"
+
+
+def test_an_order_date_is_the_document_date_and_a_date_in_the_small_print_is_not() -> None:
+    document = analyze([
+        (50, 40, 14, "Tax Invoice"), (50, 56, 10, "Envato"),
+        (440, 90, 10, "Order date: 28 Jan 15"), (440, 104, 10, "Invoice No. 12429647"),
+        (50, 200, 14, "Invoice Total: $101.00"),
+        (50, 300, 8, "Credits from this purchase will expire on 28 Jan 2016."),
+    ])
+    found = fields(document)
+    # THEN the labelled order date (two-digit year) is read, and no unlabelled date is added
+    assert found["ORDER_DATE"] == "28 Jan 15"
+    assert "INVOICE_RECEIPT_DATE" not in found
+
+
+def test_a_note_printed_beside_the_totals_is_not_a_line_item() -> None:
+    document = analyze([
+        (50, 40, 14, "Berg Builders Inc."),
+        (50, 150, 10, "ITEM"), (150, 150, 10, "DESCRIPTION"), (380, 150, 10, "QUANTITY"), (480, 150, 10, "TOTAL"),
+        (50, 170, 10, "Deck Repair"), (150, 170, 10, "Labor wash and stain"), (400, 170, 10, "1"),
+        (480, 170, 10, "$85.00"),
+        (50, 220, 10, "Thank you for choosing Berg Builders."), (400, 220, 10, "Subtotal"), (480, 220, 10, "$85.00"),
+        (400, 234, 10, "Balance Due"), (480, 234, 10, "$85.00"),
+    ])
+    # THEN the subtotal is read and the note row is not an item
+    assert fields(document)["SUBTOTAL"] == "$85.00"
+    items = document["LineItemGroups"][0]["LineItems"]
+    assert [next(f["ValueDetection"]["Text"] for f in item["LineItemExpenseFields"] if f["Type"]["Text"] == "ITEM")
+            for item in items] == ["Deck Repair"]
+
+
+def test_a_net_total_that_adds_the_tax_to_the_pre_tax_total_is_the_total() -> None:
+    # GIVEN a French receipt: "TOTAL H.T." (dotted), "TVA", then "TOTAL NET" = H.T. + TVA
+    document = analyze([
+        (150, 40, 12, "Starbucks Coffee France"),
+        (60, 120, 10, "TOTAL H.T."), (300, 120, 10, "4,30"),
+        (60, 134, 10, "TVA"), (300, 134, 10, "0,30"),
+        (60, 148, 10, "TOTAL NET"), (300, 148, 10, "4,60"),
+    ])
+    found = fields(document)
+    assert (found["SUBTOTAL"], found["TAX"], found["TOTAL"]) == ("4,30", "0,30", "4,60")

@@ -12,6 +12,7 @@ import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from docpipe_local.engine import forms
@@ -49,22 +50,33 @@ SUMMARY_LABELS: dict[str, tuple[str, ...]] = {
                            "FACTURA NO", "NUMERO DE FACTURA", "FACTURA #", "FATTURA N", "FATTURA NO",
                            "NUMERO FATTURA", "FACTUURNUMMER", "FACTUUR NR", "NUMERO DA FATURA"),
     "INVOICE_RECEIPT_DATE": ("DATE", "INVOICE DATE", "RECEIPT DATE", "DATE OF ISSUE", "ISSUE DATE", "DATE ISSUED",
-                             "BILL DATE", "TRANSACTION DATE", "DATE DE FACTURE", "DATE FACTURE",
+                             "BILL DATE", "BILLING DATE", "STATEMENT DATE", "DATED", "TRANSACTION DATE",
+                             "DATE DE FACTURE", "DATE FACTURE",
                              "DATE D EMISSION", "RECHNUNGSDATUM", "DATUM", "FECHA", "FECHA DE FACTURA", "DATA",
                              "DATA FATTURA", "FACTUURDATUM", "DATA DE EMISSAO"),
-    "DUE_DATE": ("DUE DATE", "PAYMENT DUE", "DUE", "DUE BY", "PAY BY", "PAYMENT DUE DATE", "ECHEANCE",
+    "DUE_DATE": ("DUE DATE", "DATE DUE", "PAYMENT DUE", "DUE", "DUE BY", "PAY BY", "PAYMENT DUE DATE", "ECHEANCE",
                  "DATE D ECHEANCE", "DATE LIMITE DE PAIEMENT", "FALLIG AM", "FALLIGKEITSDATUM", "ZAHLBAR BIS",
                  "FECHA DE VENCIMIENTO", "VENCIMIENTO", "SCADENZA", "VERVALDATUM", "DATA DE VENCIMENTO",
                  "ZAHLUNGSZIEL"),
+    "ORDER_DATE": ("ORDER DATE", "DATE OF ORDER", "ORDERED ON", "DATE DE COMMANDE", "BESTELLDATUM", "FECHA DE PEDIDO",
+                   "FECHA DEL PEDIDO", "DATA DELL ORDINE", "BESTELDATUM", "DATA DO PEDIDO"),
     "PO_NUMBER": ("PO", "PO #", "PO NO", "PO NUMBER", "P O", "P O #", "P O NUMBER", "PURCHASE ORDER",
                   "PURCHASE ORDER NUMBER", "PURCHASE ORDER #", "BON DE COMMANDE", "BESTELLNUMMER"),
     "PAYMENT_TERMS": ("TERMS", "PAYMENT TERMS", "CONDITIONS DE PAIEMENT", "ZAHLUNGSBEDINGUNGEN"),
     "VENDOR_PHONE": ("PHONE", "TEL", "TELEPHONE", "PH"),
 }
 _MONEY = {"SUBTOTAL", "TAX", "TOTAL", "AMOUNT_DUE", "AMOUNT_PAID", "GRATUITY", "DISCOUNT"}
-_DATES = {"INVOICE_RECEIPT_DATE", "DUE_DATE"}
+_DATES = {"INVOICE_RECEIPT_DATE", "DUE_DATE", "ORDER_DATE"}
 _IDS = {"INVOICE_RECEIPT_ID", "PO_NUMBER"}
-_TAX_WORDS = {"TAX", "VAT", "GST", "HST", "PST"}
+_TAX_WORDS = {"TAX", "VAT", "GST", "HST", "PST", "TVA", "MWST", "UST", "IVA", "BTW"}
+# A total said to exclude or include the tax ("Total without VAT", "Total paid with VAT", "Betrag inkl. MwSt").
+_SUM_WORDS = {"TOTAL", "AMOUNT", "SUM", "MONTANT", "BETRAG", "SUMME", "IMPORTE", "TOTALE", "TOTAAL", "VALOR"}
+_EXCLUDING = {"WITHOUT", "EXCL", "EXCLUDING", "EXCLUSIVE", "BEFORE", "PRE", "HORS", "OHNE", "EXKL", "ZZGL", "SIN",
+              "SENZA", "SEM"}
+_INCLUDING = {"WITH", "INCL", "INCLUDING", "INCLUSIVE", "INC", "AFTER", "INKL", "INKLUSIVE", "CON", "COM"}
+# "Total Current Charges", "Total Electric Charges": the bill's total, named by what it totals.
+# Matched with the spaces removed, as OCR often drops them ("Total CurrentCharges").
+_TOTAL_OF_CHARGES = re.compile(r"^TOTAL[A-Z]{0,20}CHARGES?$")
 RECEIVER_LABELS = ("BILL TO", "BILLED TO", "SOLD TO", "INVOICE TO", "CUSTOMER", "TO")
 SENDER_LABELS = ("FROM", "BILL FROM", "SELLER", "SUPPLIER", "VENDOR", "SOLD BY", "ISSUED BY")
 PARTY_LABELS = (*RECEIVER_LABELS, *SENDER_LABELS)
@@ -132,8 +144,9 @@ def expense_document(page: Page, index: int) -> dict[str, Any]:
     fields.extend(_party(page, rows, used, RECEIVER_LABELS, "RECEIVER"))
     fields.extend(sender := _party(page, rows, used, SENDER_LABELS, "VENDOR"))
     fields.extend(_vendor(page, rows, used, first_item_row=_first_row_index(rows, item_rows), named=bool(sender)))
-    if not any(f.type == "INVOICE_RECEIPT_DATE" for f in fields):
+    if not any(f.type in ("INVOICE_RECEIPT_DATE", "ORDER_DATE") for f in fields):
         fields.extend(_unlabelled_date(page, used))
+    _total_among_subtotals(fields)
 
     order = {w.id: i for i, w in enumerate(w for line in page.lines for w in line.words)}
     fields.sort(key=lambda f: min(order[w.id] for w in f.value))
@@ -159,6 +172,13 @@ def summary_type(label: str) -> tuple[str, float] | None:
     words = normalize_label(label).split()
     if best is None and words[-1:] == ["#"] and len(words) > 1:
         return summary_type(" ".join(words[:-1]))  # "Invoice No : #"
+    if best is None and _SUM_WORDS.intersection(words) and _TAX_WORDS.intersection(words):
+        if _EXCLUDING.intersection(words):
+            return ("SUBTOTAL", 0.9)
+        if _INCLUDING.intersection(words):
+            return ("TOTAL", 0.9)
+    if best is None and _TOTAL_OF_CHARGES.match("".join(words)) and not _TAX_WORDS.intersection(words):
+        return ("TOTAL", 0.85)
     if best is None and words and words[-1] in _TAX_WORDS:
         best = ("TAX", 0.9)  # "CA TAX 7.75%", "STATE SALES TAX"
     elif best is None and _TAX_WORDS.intersection(words):
@@ -166,8 +186,19 @@ def summary_type(label: str) -> tuple[str, float] | None:
     return best
 
 
+# Words that say "number" and so belong to the label when printed after its colon ("INVOICE: NO. 001").
+_NUMBER_MARKS = {"NO", "NO.", "N°", "NR", "NR.", "NUMBER", "NUM", "#", "NUMERO", "NUMÉRO", "NUMMER"}
+
+
 def _labelled(pair: forms.KeyValue) -> _Field | None:
     typed = summary_type(pair.key_text)
+    if typed is None and len(pair.value) > 1 and pair.value[0].text.upper() in _NUMBER_MARKS:
+        marked = summary_type(f"{pair.key_text.rstrip(':')} {pair.value[0].text}")
+        value = _id_words(pair.value[1:])
+        if marked is not None and marked[0] in _IDS and value and re.search(r"\d", " ".join(w.text for w in value)):
+            certainty = pair.association * marked[1]
+            return _Field(marked[0], 100 * certainty, value, _min_conf(value) * certainty,
+                          [*pair.key, pair.value[0]])
     if typed is not None:
         kind, score = typed
         pattern = AMOUNT if kind in _MONEY else DATE if kind in _DATES else PHONE if kind == "VENDOR_PHONE" else None
@@ -262,35 +293,83 @@ def _row_amounts(rows: list[list[Line]], used: set[str]) -> list[_Field]:
     return fields
 
 
+def _total_among_subtotals(fields: list[_Field]) -> None:
+    """With no total on the page, a "subtotal" that equals another subtotal plus the tax is the total:
+    "TOTAL H.T. 4,30 / TVA 0,30 / TOTAL NET 4,60" ("net" is after tax in one usage, before it in another)."""
+    if any(f.type == "TOTAL" for f in fields):
+        return
+    taxes = [v for f in fields if f.type == "TAX" and (v := _amount_value(f)) is not None]
+    subtotals = [(v, f) for f in fields if f.type == "SUBTOTAL" and (v := _amount_value(f)) is not None]
+    for value, field in subtotals:
+        if any(other < value and any(abs(other + tax - value) <= Decimal("0.01") for tax in taxes)
+               for other, _ in subtotals):
+            field.type = "TOTAL"
+            return
+
+
+def _amount_value(field: _Field) -> Decimal | None:
+    """The number an amount field prints: the last "." or "," before one or two final digits is the
+    decimal mark, any other is a thousands separator."""
+    match = AMOUNT.search(" ".join(w.text for w in field.value))
+    digits = re.sub(r"[^\d.,]", "", match.group()) if match else ""
+    if not re.search(r"\d", digits):
+        return None
+    whole, mark, cents = re.match(r"^(.*?)(?:([.,])(\d{1,2}))?$", digits).groups()
+    return Decimal(re.sub(r"\D", "", whole) or "0") + (Decimal(f"0.{cents}") if mark else Decimal(0))
+
+
 # -- labelled parties (Bill To, From) -----------------------------------------------------------------
 def _party(page: Page, rows: list[list[Line]], used: set[str], labels: Sequence[str], kind: str) -> list[_Field]:
     """`kind`_NAME and `kind`_ADDRESS from the block under a party label ("Bill To", "From:"): the
-    first name-like line, then the address lines. "Name: John Doe" in the block gives "John Doe"."""
+    first name-like line, then the address lines. "Name: John Doe" in the block gives "John Doe",
+    and a name printed after the label on its line ("FROM: Company ABC") is the name."""
     height = median_height(page.lines)
     for r, row in enumerate(rows):
         for line in row:
-            score = label_match(line.text, labels)
-            if not score or any(w.id in used for w in line.words):
+            if any(w.id in used for w in line.words):
                 continue
-            block = [(ln, value) for ln in _block_below(line, rows[r + 1:], height)
+            label, inline = line.words, []
+            score = label_match(line.text, labels)
+            if not score:
+                label, inline = _inline_party(line.words, labels)
+                score = label_match(" ".join(w.text for w in label), labels) if inline else 0.0
+            if not score:
+                continue
+            anchors = [line.box.left] + ([inline[0].box.left] if inline else [])
+            block = [(ln, value) for ln in _block_below(line, rows[r + 1:], height, anchors)
                      if (value := _block_value(ln))]
-            names = [(i, value) for i, (ln, value) in enumerate(block)
-                     if not is_address_line(ln.text) and not re.search(r"\d|@", " ".join(w.text for w in value))]
+            names = [(-1, inline)] if inline else [
+                (i, value) for i, (ln, value) in enumerate(block)
+                if not is_address_line(ln.text) and not re.search(r"\d|@", " ".join(w.text for w in value))]
             if not names:
                 continue
-            used.update(w.id for w in line.words)
+            used.update(w.id for w in label)
             at, name = names[0]
             certainty = score * _BY_POSITION
-            fields = [_Field(f"{kind}_NAME", 100 * certainty, name, _min_conf(name) * certainty, line.words)]
+            fields = [_Field(f"{kind}_NAME", 100 * certainty, name, _min_conf(name) * certainty, label)]
             rest = [(ln, value) for ln, value in block[at + 1:] if is_address_line(" ".join(w.text for w in value))]
             if rest:
                 words = [w for _, value in rest for w in value]
                 fields.append(_Field(f"{kind}_ADDRESS", 100 * certainty, words, _min_conf(words) * certainty,
-                                     line.words, value_text="\n".join(" ".join(w.text for w in v) for _, v in rest),
+                                     label, value_text="\n".join(" ".join(w.text for w in v) for _, v in rest),
                                      polygon=Box.union(ln.box for ln, _ in rest).quad()))
             used.update(w.id for w in [*name, *(w for _, value in rest for w in value)])
             return fields
     return []
+
+
+def _inline_party(words: list[Word], labels: Sequence[str]) -> tuple[list[Word], list[Word]]:
+    """(label, name) of a line that prints a party label, its colon, then a name ("TO: John Doe");
+    empty when the line is not one."""
+    ends = [i for i, w in enumerate(words[:-1]) if forms.terminates_key(w)]
+    if not ends:
+        return [], []
+    label, name = words[:ends[0] + 1], words[ends[0] + 1:]
+    text = " ".join(w.text for w in name)
+    if not label_match(" ".join(w.text for w in label), labels) or re.search(r"\d|@|:", text) \
+            or sum(ch.isalpha() for ch in text) < 2 or is_address_line(text):
+        return [], []
+    return label, name
 
 
 def _block_value(line: Line) -> list[Word]:
@@ -304,12 +383,14 @@ def _block_value(line: Line) -> list[Word]:
     return value
 
 
-def _block_below(label: Line, rows: list[list[Line]], height: float) -> list[Line]:
-    """Lines left-aligned under `label`, row after row, until a gap or the alignment breaks."""
+def _block_below(label: Line, rows: list[list[Line]], height: float, anchors: Sequence[float] = ()) -> list[Line]:
+    """Lines left-aligned under `label` (or under another of the `anchors`, such as the start of a
+    name printed after the label), row after row, until a gap or the alignment breaks."""
     block: list[Line] = []
     bottom = label.box.bottom
+    lefts = anchors or [label.box.left]
     for row in rows:
-        aligned = [ln for ln in row if abs(ln.box.left - label.box.left) <= 2 * height]
+        aligned = [ln for ln in row if any(abs(ln.box.left - left) <= 2 * height for left in lefts)]
         if not aligned or aligned[0].box.top - bottom > 1.5 * height:
             break
         line = aligned[0]
@@ -392,7 +473,8 @@ def _name_like(line: Line, used: set[str]) -> bool:
             and not any(w.id in used for w in line.words) and normalize_label(text) not in _PLACEHOLDERS
             and not set(normalize_label(text).split()) <= _TITLE_WORDS
             and not (AMOUNT.search(text) or DATE.search(text) or PHONE.search(text) or "@" in text)
-            and not is_address_line(text) and not summary_type(text) and not forms.terminates_key(line.words[-1]))
+            and not is_address_line(text) and not summary_type(text)
+            and not any(forms.terminates_key(w) for w in line.words))  # "FROM: Company ABC" is a label and a value
 
 
 # -- unlabelled date -----------------------------------------------------------------------------------
@@ -445,8 +527,16 @@ def _labelled_row(row: list[Line]) -> bool:
 
 
 def _is_summary_row(row: list[Line]) -> bool:
-    typed = summary_type(row[0].text)
-    return typed is not None and typed[0] in _MONEY
+    """A row that starts with a money label, or whose amount at the right follows one ("Thank you for
+    your business.   Subtotal   $5,280.00": a note printed beside the totals)."""
+    labels = [row[0]]
+    if len(row) >= 3 and AMOUNT.search(row[-1].text) and not AMOUNT.search(row[-2].text):
+        labels.append(row[-2])
+    for line in labels:
+        typed = summary_type(line.text)
+        if typed is not None and typed[0] in _MONEY and (line is row[0] or typed[1] >= 0.9):
+            return True
+    return False
 
 
 def _header(rows: list[list[Line]]) -> tuple[int, list[_Column]]:
@@ -506,7 +596,9 @@ def _item_from_shape(row: list[Line], page: int) -> dict[str, Any] | None:
     """No header: description at the left, amounts at the right (the last one is the price)."""
     amounts = [(ln, words) for ln in row if (words := words_matching(ln.words, AMOUNT))]
     first_amount = amounts[0][0].box.left
-    text = [ln for ln in row if ln.box.right <= first_amount and sum(ch.isalpha() for ch in ln.text) >= 2]
+    # A date is no description: "May 17 2018   $148.89" is a due date and an amount due under their labels.
+    text = [ln for ln in row if ln.box.right <= first_amount and sum(ch.isalpha() for ch in ln.text) >= 2
+            and not DATE.fullmatch(ln.text.strip())]
     if not text:
         return None
     fields = [_item_field("ITEM", [w for ln in text for w in ln.words], _ROW_SHAPE, page)]

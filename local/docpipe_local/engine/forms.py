@@ -92,11 +92,15 @@ def key_values(page: Page, labels: Iterable[str] = ()) -> list[KeyValue]:
                 continue
             right = row[i + 1] if i + 1 < len(row) else None
             terminated = terminates_key(line.words[-1]) and any(ch.isalpha() for ch in line.text)
-            # "Date : 28/11/2022" reads as the label "Date" once numbers are dropped: it holds its value.
-            label_score = 0.0 if AMOUNT.search(line.text) or DATE.search(line.text) else _known(line.text, known)
+            # "Date : 28/11/2022" or "PO 456001200" reads as a label once numbers are dropped: it holds its value.
+            label_score = 0.0 if _holds_value(line) else _known(line.text, known)
             association = 0.0
             value_line: Line | None = None
-            if right is not None and right.id not in used and not _another_field(right, key_starts):
+            # A label beside another label ("DATE DUE   AMOUNT DUE") heads a column: its value is below.
+            heads_column = (right is not None and (terminated or label_score) and not _value_like(right.text)
+                            and _known(right.text, known) > 0)
+            if right is not None and right.id not in used and not _another_field(right, key_starts) \
+                    and not heads_column:
                 # A "No."/"#" label numbers something: its value has a digit ("Item #" over a column is a header).
                 if terminated and (line.text.endswith(":") or re.search(r"\d", right.text)):
                     association, value_line = SAME_ROW_AFTER_TERMINATOR, right
@@ -105,7 +109,7 @@ def key_values(page: Page, labels: Iterable[str] = ()) -> list[KeyValue]:
                 elif (len(row) == 2 and len(line.words) <= 4 and not _value_like(line.text)
                       and (AMOUNT.search(right.text) or DATE.search(right.text))):
                     association, value_line = SAME_ROW_BY_VALUE_SHAPE, right
-            elif (right is None or _another_field(right, key_starts)) and (terminated or label_score):
+            elif (right is None or _another_field(right, key_starts) or heads_column) and (terminated or label_score):
                 # Nothing to the label's right but the next field: its value is printed under it.
                 value_line = _below(line, rows[r + 1] if r + 1 < len(rows) else [], height)
                 if value_line is not None and value_line.id not in used and not _another_field(value_line, key_starts):
@@ -118,6 +122,15 @@ def key_values(page: Page, labels: Iterable[str] = ()) -> list[KeyValue]:
     return pairs
 
 
+def _holds_value(line: Line) -> bool:
+    """A line that prints its value after the label: an amount, a date, or a word with a digit
+    outside parentheses that is not a rate ("Sales Tax (20%)" and "VAT 20%" are labels only)."""
+    if AMOUNT.search(line.text) or DATE.search(line.text):
+        return True
+    text = re.sub(r"\([^)]*\)|\S*\d\s?%", " ", line.text)
+    return bool(re.search(r"\d", text))
+
+
 def _another_field(line: Line, key_starts: set[str]) -> bool:
     """A "Label:" line, or a line starting with an inline pair's key, is a field of its own."""
     return terminates_key(line.words[-1]) or line.words[0].id in key_starts
@@ -128,12 +141,17 @@ def _another_field(line: Line, key_starts: set[str]) -> bool:
 _GLUED = re.compile(r"^([A-Za-z](?:[A-Za-z.'/-]*[A-Za-z.])?)(:|#|°)([A-Za-z0-9($€£¥+].*)$")
 
 
+# A number sign glued to the number it marks ("Invoice #2334889", "#23413561D" under "INVOICE").
+_GLUED_HASH = re.compile(r"^()(#)([A-Za-z0-9][A-Za-z0-9/_.-]*)$")
+
+
 def split_glued_labels(line: Line) -> None:
-    """Split each word that is a label glued to its value into two words, in place. The value keeps
-    the original word's id, so anything that already refers to the word still finds the value."""
+    """Split each word that is a label (or a "#") glued to its value into two words, in place. The
+    value keeps the original word's id, so anything that already refers to the word still finds the
+    value."""
     words: list[Word] = []
     for word in line.words:
-        match = _GLUED.match(word.text)
+        match = _GLUED.match(word.text) or _GLUED_HASH.match(word.text)
         if match is None or (match.group(2) in "#°" and not re.search(r"\d", match.group(3))):
             words.append(word)
             continue

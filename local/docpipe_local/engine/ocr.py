@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import statistics
 import threading
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from typing import Any
 
 from PIL import Image
 
+from docpipe.normalize.values import month_number
 from docpipe_local.engine.layout import Line, Point, Quad, Word
 
 # A word break the recogniser did not emit as a space (common on receipts printed in monospace)
@@ -17,6 +19,8 @@ from docpipe_local.engine.layout import Line, Point, Quad, Word
 # more than 0.45 line heights. Wide letters in proportional fonts ("m") stay below the second bound.
 _WORD_GAP_RATIO = 1.6
 _WORD_GAP_HEIGHTS = 0.45
+# A date whose spaces the recogniser dropped: a month name, the day and a four-digit year ("May172018").
+_GLUED_DATE = re.compile(r"^([^\W\d_]{3,10}\.?)([1-9]|[12]\d|3[01]|0[1-9])((?:19|20)\d\d)$")
 
 
 class RapidOcrReader:
@@ -56,7 +60,8 @@ def _line(result: Sequence[Any], width: int, height: int) -> Line | None:
     if len(chars) == len(text) == len(char_boxes) == len(char_scores) and "".join(chars) == text:
         line_height = abs(float(box[3][1]) - float(box[0][1]))
         words = []
-        for group in _word_groups(chars, char_boxes, line_height):
+        for group in (part for whole in _word_groups(chars, char_boxes, line_height)
+                      for part in _split_glued_date(chars, whole)):
             first, last = char_boxes[group[0]], char_boxes[group[-1]]
             words.append(Word("".join(chars[i] for i in group), _norm((first[0], last[1], last[2], first[3]), width, height),
                               100 * sum(char_scores[i] for i in group) / len(group)))
@@ -82,6 +87,16 @@ def _word_groups(chars: list[str], boxes: list[Any], line_height: float) -> list
                 groups.append([])
         groups[-1].append(i)
     return [group for group in groups if group]
+
+
+def _split_glued_date(chars: list[str], group: list[int]) -> list[list[int]]:
+    """A word that is a month name, a day and a year run together ("May172018") as three words;
+    any other word as it is."""
+    match = _GLUED_DATE.match("".join(chars[i] for i in group))
+    if match is None or month_number(match.group(1)) is None:
+        return [group]
+    month, day = len(match.group(1)), len(match.group(2))
+    return [group[:month], group[month:month + day], group[month + day:]]
 
 
 def _inside_number(chars: list[str], i: int) -> bool:

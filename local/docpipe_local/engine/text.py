@@ -15,8 +15,10 @@ CURRENCY_CODES = ("USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "JPY", "INR",
 _MONEY_MARKS = ("Rs.", "Rs", "RS", "KSh", "KSH", "Kshs", "KSHS")
 _CURRENCY = "|".join([re.escape(s) for s in CURRENCY_SYMBOLS] + list(CURRENCY_CODES)
                      + [re.escape(m) for m in _MONEY_MARKS])
+_CURRENCY_NAMED = "|".join([re.escape(s) for s in CURRENCY_SYMBOLS] + list(CURRENCY_CODES))
 # An amount has two decimals (how money is printed), three after a currency sign and a point
-# (US sales-tax receipts print "$10.683"), or none after a currency sign ("Rs 1939", "KSh 1,500");
+# (US sales-tax receipts print "$10.683"), none after a currency sign ("Rs 1939", "KSh 1,500"), or
+# none or one before a currency ("43 EUR", "8.6 EUR": generated invoices print amounts unpadded);
 # thousands separators optional; a sign or parentheses
 # for negatives; the currency before or after ("45,93 €", "34.73 EUR"). The lookarounds keep
 # dates (12.07.2019), rates (6.25%) and longer numbers out.
@@ -24,13 +26,17 @@ _GROUPED = r"(?:\d{1,3}(?:[,.\u00a0]\d{3})+|\d+)"
 AMOUNT = re.compile(
     rf"(?<![\w.,/])[-(]?\s*(?:(?:{_CURRENCY})\s*-?\s*(?:\d{{1,3}}(?:,\d{{3}})+|\d+)\.\d{{3}}"
     rf"|(?:(?:{_CURRENCY})\s*-?\s*)?{_GROUPED}[.,]\d{{2}}(?:\s?(?:{_CURRENCY})(?![A-Za-z]))?"
+    rf"|{_GROUPED}(?:[.,]\d)?\s?(?:{_CURRENCY_NAMED})(?![A-Za-z])"
     rf"|(?<![A-Za-z])(?:{_CURRENCY})\s*-?\s*{_GROUPED}(?![.,]\d))(?!\d)(?![.,/]\d)(?!\s?%)\)?")
 _MONTHS = (r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)).replace("a", "[aàâä]").replace("e", "[eéèê]")
            .replace("u", "[uûü]").replace("c", "[cç]") + r")\.?")
-# OCR often drops the spaces inside printed dates ("Dec24,2020", "29Jan2009", "April 1.2022").
+# OCR often drops the spaces inside printed dates ("Dec24,2020", "29Jan2009", "April 1.2022"). A day
+# before the month name may be joined by hyphens ("13-June-2016") and take a two-digit year ("28 Jan 15").
 DATE = re.compile(
     r"(?<![\d/.-])(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2}"
-    rf"|{_MONTHS}\s*\d{{1,2}}(?:st|nd|rd|th)?\s*[,.]?\s*\d{{4}}|\d{{1,2}}\.?\s*{_MONTHS}[,.]?\s*\d{{4}})(?![\d/])",
+    rf"|{_MONTHS}\s*\d{{1,2}}(?:st|nd|rd|th)?\s*[,.]?\s*\d{{4}}"
+    rf"|\d{{1,2}}(?:\.?\s*|-){_MONTHS}(?:[,.]?\s*|-)(?:\d{{4}}|\d{{2}}(?![\d:]))"
+    r")(?![\d/])",
     re.IGNORECASE)
 def date_readings(text: str) -> set[tuple[int, int, int]]:
     """The (year, month, day) a printed date can mean: one for '13 Feb 2022' or '2022-02-13', both
@@ -89,9 +95,10 @@ def currency_of(text: str) -> str | None:
 
 def normalize_label(text: str) -> str:
     """A label as compared against vocabularies: upper case, no parenthesised notes or numbers,
-    no trailing colon, punctuation (except #, set apart) as spaces. "Sales Tax (7.5%):" → "SALES TAX",
-    "TR#" → "TR #"."""
+    no trailing colon, punctuation (except #, set apart) as spaces, dotted abbreviations closed up.
+    "Sales Tax (7.5%):" → "SALES TAX", "TR#" → "TR #", "TOTAL H.T." → "TOTAL HT"."""
     text = re.sub(r"\([^)]*\)", " ", fold_accents(text).upper())
+    text = re.sub(r"\b([A-Z])\.(?=[A-Z]\b)", r"\1", text)  # dotted abbreviations: "H.T." → "HT", "P.O." → "PO"
     text = re.sub(r"\d+(?:[.,]\d+)?\s*%?", " ", text)
     text = re.sub(r"[^A-Z#&\s]", " ", text).replace("#", " # ")
     return " ".join(text.split())
@@ -103,7 +110,8 @@ _OCR_CONFUSIONS = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B", "|": "I
 
 def label_match(text: str, phrases: Iterable[str]) -> float:
     """How surely `text` is one of the label `phrases`: 1.0 exact, 0.9 after undoing OCR
-    confusions or with one edit in a long label, 0 otherwise."""
+    confusions, with one edit in a long label, or with the spaces OCR dropped between its words
+    ("DATEDUE" is "DATE DUE"), 0 otherwise."""
     phrases = set(phrases)
     label = normalize_label(text)
     if label in phrases:
@@ -112,6 +120,9 @@ def label_match(text: str, phrases: Iterable[str]) -> float:
     if repaired in phrases:
         return 0.9
     if any(len(p) >= 5 and _edit_distance_at_most_one(label, p) for p in phrases):
+        return 0.9
+    joined = label.replace(" ", "")
+    if len(joined) >= 6 and any(" " in p and p.replace(" ", "") == joined for p in phrases):
         return 0.9
     return 0.0
 
