@@ -4,7 +4,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from docpipe import config
+from docpipe import clock, config
 from docpipe.results import persist_result
 
 logger = Logger()
@@ -28,4 +28,6 @@ def lambda_handler(event: dict, context: object) -> dict:
     logger.info("Result persisted", extra={"status": outcome["status"]})
     metrics.add_dimension(name="docType", value=outcome["docType"])
     metrics.add_metric(name=_METRIC[outcome["status"]], unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="EndToEndLatency", unit=MetricUnit.Milliseconds,
+                       value=clock.milliseconds_since(event["executionStartTime"]))
     return dict(outcome)

@@ -4,7 +4,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from docpipe import breaker, config
+from docpipe import breaker, clock, config
 from docpipe.failures import record
 
 logger = Logger()
@@ -26,6 +26,8 @@ def lambda_handler(event: dict, context: object) -> dict:
                                                       "failedState": info.state, "retryable": info.retryable})
     metrics.add_metric(name="DocumentsRejected" if outcome["status"] == "REJECTED" else "DocumentsFailed",
                        unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="EndToEndLatency", unit=MetricUnit.Milliseconds,
+                       value=clock.milliseconds_since(event["executionStartTime"]))
     if info.counts_toward_breaker:
         if breaker.record_failure(ddb, table, "textract", event["executionName"], breaker.configured_settings()):
             breaker.announce(events, config.outcome_event_bus(), "textract", breaker.OPEN, info.code)

@@ -232,7 +232,8 @@ def failure_event(error: str, state_name: str = "StartTextract") -> dict[str, An
     state["classification"] = {"docType": "receipt"}
     state["failure"] = {state_name: {"Error": error, "Cause": json.dumps(
         {"errorType": error, "errorMessage": f"{error} happened", "stackTrace": []})}}
-    return {"executionName": registered["executionName"], "state": state}
+    return {"executionName": registered["executionName"], "state": state,
+            "executionStartTime": load_event("record_failure")["executionStartTime"]}
 
 
 def register_sample() -> None:
@@ -358,7 +359,10 @@ def test_poll_textract_sample_event(handler: Any, lambda_context: FakeContext) -
                       "status": "IN_PROGRESS", "timedOut": False}
 
 
-def test_poll_textract_raises_the_typed_throttling_error(handler: Any, lambda_context: FakeContext) -> None:
+def test_poll_textract_raises_the_typed_throttling_error(handler: Any, lambda_context: FakeContext,
+                                                         capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     app = handler("poll_textract")
     # GIVEN Textract throttling
     with Stubber(app.textract) as stub:
@@ -367,6 +371,9 @@ def test_poll_textract_raises_the_typed_throttling_error(handler: Any, lambda_co
         # THEN TextractThrottled escapes unchanged, so the ASL's Retry on it applies
         with pytest.raises(errors.TextractThrottled):
             app.lambda_handler(load_event("poll_textract"), lambda_context)
+    # AND the throttle was counted (the TextractThrottles alarm's metric), flushed despite the error
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{\"_aws")]
+    assert [doc.get("TextractThrottles") for doc in emitted if "TextractThrottles" in doc] in ([1.0], [[1.0]])
 
 
 def test_poll_textract_without_poll_max_seconds_fails_typed_before_calling_textract(

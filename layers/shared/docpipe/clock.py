@@ -27,3 +27,11 @@ def use(source: Callable[[], float]) -> Callable[[], float]:
     global _source
     previous, _source = _source, source
     return previous
+
+
+def milliseconds_since(timestamp: str) -> float:
+    """Milliseconds from an ISO-8601 moment (Step Functions' `$$.Execution.StartTime`) until now."""
+    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (now() - moment.timestamp()) * 1000)
