@@ -25,6 +25,7 @@ import boto3
 from docpipe import breaker
 from docpipe_local.engine import FaultPlan
 from docpipe_local.engine.faults import KINDS
+from docpipe_local.metrics import print_summary
 from docpipe_local.twin.twin import LocalTwin, Upload
 
 RECORDED = Path(__file__).parent / "data" / "analyze_expense_receipt.json"
@@ -120,6 +121,7 @@ class ChaosReport:
     parks: int = 0
     breaker_transitions: Counter[str] = field(default_factory=Counter)
     breaker_final: str = "CLOSED"
+    metrics: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -185,7 +187,8 @@ def report(twin: LocalTwin, uploads: list[Upload], seconds: float) -> ChaosRepor
         else Counter()
     result.retries = len(twin.clock.retry_sleeps)
     result.parks = twin.clock.waits_by_state["ParkForCircuit"]
-    for document in twin.runtime.metrics:
+    result.metrics = list(twin.runtime.metrics)
+    for document in result.metrics:
         if "BreakerTransitions" in document:
             result.breaker_transitions[document.get("State", "?")] += _metric_sum(document["BreakerTransitions"])
     result.breaker_final = breaker.read(boto3.client("dynamodb"), twin.resources.ref("DocumentsTable"), "textract").state
@@ -209,6 +212,7 @@ def print_report(result: ChaosReport, stream: TextIO) -> None:
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         stream.write(f"{name:<{width}}  {value}\n")
+    print_summary(result.metrics, stream)
     stream.write(result.summary_line() + "\n")
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from docpipe_local.metrics import print_summary
 from docpipe_local.twin.twin import LocalTwin, Upload
 
 # The fields shown in the table for each docType (all fields are in --json and under --out).
@@ -169,6 +170,7 @@ def run_documents(
         results = [collect(twin, u, described[u.upload_id]) for u in uploads]
         write_artifacts(twin, results, out)
         engine_seconds = twin.engine_seconds
+        metrics = list(twin.runtime.metrics)
     total = time.perf_counter() - began
     if as_json:
         for result in results:
@@ -179,6 +181,7 @@ def run_documents(
             f"{len(results)} document(s) in {total:.1f} s: twin start {setup_seconds:.1f} s, "
             f"Textract engine (OCR) {engine_seconds:.1f} s, orchestration {total - setup_seconds - engine_seconds:.1f} s. "
             f"Results in {out}/\n")
+        print_summary(metrics, sys.stdout)
     return 1 if any(r.status == "FAILED" for r in results) else 0
 
 
