@@ -127,27 +127,39 @@ def test_retry_backoff_is_recorded_not_slept(twin_engine) -> None:
     assert clock.retry_sleeps == [100.0, 200.0]
 
 
-def test_a_definition_is_parsed_once_and_each_execution_gets_its_own_components(
+def test_a_definition_is_parsed_once_and_shared_by_executions_that_keep_their_own_retry_counts(
         twin_engine, monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     clock, calls, behaviour = twin_engine
-    behaviour["fn"] = lambda event: {"n": event["n"] + 1}
     # GIVEN the original ANTLR parse, counted (the patched parse still calls it)
     parsed = []
     original = AmazonStateLanguageParser.parse
     monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(
         patches.make_cached_parse(lambda d: parsed.append(d) or original(d))))
-    definition = {"StartAt": "Call", "States": {"Call": lambda_task(Retry=[
-        {"ErrorEquals": ["ProbeFailed"], "MaxAttempts": 1}], End=True)}}
-    # WHEN three executions of the same definition run, one after another
-    outputs = [json.loads(run(definition, {"n": n})["output"]) for n in range(3)]
-    # THEN each got its own result, while the text was parsed once, and once only for a new text
-    assert outputs == [{"value": {"n": 1}}, {"value": {"n": 2}}, {"value": {"n": 3}}]
+
+    def always_fails(event: dict) -> None:
+        raise ProbeFailed(f"attempt for {event['n']}")
+
+    behaviour["fn"] = always_fails
+    definition = {"StartAt": "Call", "States": {"Call": lambda_task(
+        Retry=[{"ErrorEquals": ["ProbeFailed"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+        Catch=[{"ErrorEquals": ["ProbeFailed"], "ResultPath": "$.error", "Next": "Gave up"}], End=True),
+        "Gave up": {"Type": "Pass", "End": True}}}
+    # WHEN three executions of the same definition run at once, each failing every attempt
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = sfn.create_state_machine(name="shared", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    runs = [sfn.start_execution(stateMachineArn=arn, name=f"run-{n}", input=json.dumps({"n": n}))["executionArn"]
+            for n in range(3)]
+    end = time.monotonic() + 30
+    while time.monotonic() < end and any(sfn.describe_execution(executionArn=r)["status"] == "RUNNING" for r in runs):
+        time.sleep(0.01)
+    # THEN the text was parsed once, and each execution made its own three attempts (1 + 2 retries):
+    # retry counts are per execution even though the parsed components are shared
     assert len(parsed) == 1
-    cached = AmazonStateLanguageParser.parse
-    first, second = cached(json.dumps(definition)), cached(json.dumps(definition))
-    assert first[1] is second[1] and first[0] is not second[0]
+    assert [sfn.describe_execution(executionArn=r)["status"] for r in runs] == ["SUCCEEDED"] * 3
+    attempts = sorted(event["n"] for _, event in calls)
+    assert attempts == [0, 0, 0, 1, 1, 1, 2, 2, 2]
 
 
 def test_a_bad_definition_still_fails_to_parse() -> None:

@@ -157,21 +157,47 @@ def make_execution_logic(original: Callable[[Any], None], on_start: Callable[[st
 
 
 def make_cached_parse(parse: Callable[[str], tuple[Any, Any]]) -> Callable[[str], tuple[Any, Any]]:
-    """Patch 5: moto parses the ASL definition with ANTLR for every execution, a sixth of a chaos
-    run's time. The parse tree is read-only, so it is kept per definition; the evaluation components
-    are still built fresh for each execution, because they are what an execution mutates."""
-    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+    """Patch 5: moto parses the ASL definition with ANTLR and builds its evaluation components for
+    every execution, a quarter of a chaos run's time. The components keep no execution's state (an
+    execution's retry counts and the like live in its own Environment, keyed by each component's
+    `heap_key`), so one parse per definition serves every execution. The heap keys are drawn once,
+    up front: drawn lazily, two executions starting together could each draw a different key for
+    the same component and lose a retry count. Map and Parallel states keep worker state on their
+    components, so a definition that has them is parsed afresh each time, as moto does."""
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 
-    trees: dict[str, Any] = {}
+    parsed: dict[str, tuple[Any, Any]] = {}
+    lock = threading.Lock()
 
     def cached_parse(definition: str) -> tuple[Any, Any]:
-        tree = trees.get(definition)
-        if tree is None:
-            _, tree = parse(definition)  # raises ASLParserException on a bad definition, as before
-            trees[definition] = tree
-        return Preprocessor().visit(tree), tree
+        if '"Map"' in definition or '"Parallel"' in definition:
+            return parse(definition)
+        with lock:
+            if definition not in parsed:
+                program, tree = parse(definition)  # raises ASLParserException on a bad definition, as before
+                _draw_heap_keys(program, EvalComponent)
+                parsed[definition] = (program, tree)
+            return parsed[definition]
 
     return cached_parse
+
+
+def _draw_heap_keys(root: Any, component_type: type) -> None:
+    seen: set[int] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, component_type):
+            _ = node.heap_key
+        if isinstance(node, dict):
+            pending.extend(node.values())
+        elif isinstance(node, (list, tuple, set)):
+            pending.extend(node)
+        elif hasattr(node, "__dict__") and type(node).__module__.startswith("moto."):
+            pending.extend(vars(node).values())
 
 
 class _TablesNotCopied:
