@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from datetime import date
 from pathlib import Path
+from typing import Any, TextIO
 
 from docpipe.contracts import DOC_TYPES
+from docpipe_local.ops import DOCUMENT_STATUSES, OpsError
 
 
 def _project_root() -> Path:
@@ -15,6 +19,74 @@ def _project_root() -> Path:
         if (candidate / "template.yaml").is_file() and (candidate / "statemachine").is_dir():
             return candidate
     raise SystemExit("docpipe: cannot find template.yaml; run from inside a docpipe checkout")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def _add_document_commands(commands: Any) -> None:
+    """status, list, show, reprocess, delete, upload: against a deployed stack (docpipe_local.ops_documents)."""
+    stack = argparse.ArgumentParser(add_help=False)
+    stack.add_argument("--stack", default=os.environ.get("AWS_SAM_STACK_NAME"),
+                       help="a deployed docpipe stack (default: $AWS_SAM_STACK_NAME)")
+    stack.add_argument("--region", help="AWS region (default: your AWS configuration's)")
+    status = commands.add_parser(
+        "status", parents=[stack], help="a document's record, uploads, execution and artifacts",
+        description="Show a document's status, error, pages, processor version, its uploads, the execution "
+                    "that processed it (with its Step Functions console link) and its artifacts in S3. "
+                    "DOCUMENT_ID|S3_KEY is a document id (64 hex), an upload id (40 hex), or an S3 key "
+                    "(incoming/..., or s3://bucket/key).")
+    status.add_argument("reference", metavar="DOCUMENT_ID|S3_KEY")
+    status.add_argument("--all-uploads", action="store_true",
+                        help="also find every other upload of the same content (scans the whole table)")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    listing = commands.add_parser(
+        "list", parents=[stack], help="documents, most recently updated first, one line each",
+        description="List documents, most recently updated first: updated, status, docType, documentId, pages, "
+                    "key. Reads the table's StatusIndex (one query per status, merged); no table scan.")
+    listing.add_argument("--status", choices=DOCUMENT_STATUSES)
+    listing.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="updated on or after this day (UTC)")
+    listing.add_argument("--doc-type", choices=DOC_TYPES)
+    listing.add_argument("--limit", type=_positive, default=50, metavar="N", help="at most N documents (default 50)")
+    show = commands.add_parser(
+        "show", parents=[stack], help="a document's normalized fields (value, confidence, page)",
+        description="Print the fields of a document's normalized JSON (read from S3) as a table, or the JSON.")
+    show.add_argument("document_id", metavar="DOCUMENT_ID")
+    show.add_argument("--json", action="store_true", help="print the normalized JSON itself")
+    reprocess = commands.add_parser(
+        "reprocess", parents=[stack], help="normalize documents again from their stored Textract output",
+        description="Normalize SUCCEEDED and NEEDS_REVIEW documents again with this checkout's processor version, "
+                    "from the "
+                    "raw Textract output stored under results/<documentId>/ (no Textract call is made), "
+                    "using the stack's ConfidenceThreshold and DefaultLocale. The new normalized JSON replaces "
+                    "the old and the record is updated, conditionally: a document being processed is skipped.")
+    reprocess.add_argument("--document", metavar="ID", help="only this document")
+    reprocess.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="documents updated on or after this day")
+    reprocess.add_argument("--doc-type", choices=DOC_TYPES)
+    delete = commands.add_parser(
+        "delete", parents=[stack], help="erase a document on request: uploads, artifacts, records",
+        description="Erase a document: every version of its uploaded objects, every version under "
+                    "results/<documentId>/, and its document and upload records. Finding its uploads scans "
+                    "the table. Asks for confirmation unless --yes. Not erased here: Step Functions' "
+                    "execution history (it names the key; it expires with the service's retention).")
+    delete.add_argument("document_id", metavar="DOCUMENT_ID")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    upload = commands.add_parser(
+        "upload", parents=[stack], help="put a file under incoming/ for the pipeline",
+        description="Upload a file to incoming/<doc-type folder or 'documents'>/<file name>, with doc-type "
+                    "metadata when --doc-type is given; prints the key, version id and upload id.")
+    upload.add_argument("file", type=Path, metavar="FILE")
+    upload.add_argument("--doc-type", choices=DOC_TYPES, help="skip classification (default: the pipeline classifies)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     redrive_cmd.add_argument("--region", help="AWS region (default: your AWS configuration's)")
     redrive_cmd.add_argument("--include-permanent", action="store_true",
                              help="also restart failures that were not transient (they will likely fail again)")
+    _add_document_commands(commands)
     evaluate = commands.add_parser("eval", help="score extraction against <name>.truth.json files")
     evaluate.add_argument("directory", type=Path, metavar="DIR")
     evaluate.add_argument("--replay", type=Path, help="answer Textract from recorded responses keyed by SHA-256")
@@ -98,8 +171,123 @@ def _overrides(items: list[str]) -> dict[str, str]:
     return overrides
 
 
+DOCUMENT_COMMANDS = ("status", "list", "show", "reprocess", "delete", "upload")
+
+
+def _confirm(stdin: TextIO, stdout: TextIO) -> Any:
+    """Ask on the terminal before deleting; anything but y/yes (or no answer) keeps everything."""
+    def ask(plan: Any) -> bool:
+        stdout.write(f"Permanently delete {plan.describe()}? [y/N] ")
+        stdout.flush()
+        answer = stdin.readline()
+        return answer.strip().lower() in ("y", "yes")
+    return ask
+
+
+def run_document_command(args: argparse.Namespace, session: Any, stdout: TextIO | None = None,
+                         stdin: TextIO | None = None) -> int:
+    """One of DOCUMENT_COMMANDS against the stack `args.stack`, with clients from `session`."""
+    import json
+
+    from docpipe_local import ops, ops_documents as docs
+
+    stdout, stdin = stdout or sys.stdout, stdin or sys.stdin
+
+    if not args.stack:
+        raise OpsError("name the stack: --stack NAME (or set AWS_SAM_STACK_NAME)")
+    stack = ops.resolve_stack(session.client("cloudformation"), args.stack)
+    ddb, s3 = session.client("dynamodb"), session.client("s3")
+    if args.command == "status":
+        status = docs.document_status(ddb, s3, stack, args.reference, all_uploads=args.all_uploads)
+        stdout.write((json.dumps(status, indent=2) if args.json else docs.format_status(status)) + "\n")
+        return 0
+    if args.command == "list":
+        found = docs.list_documents(ddb, stack, status=args.status, since=args.since, doc_type=args.doc_type,
+                                    limit=args.limit)
+        stdout.writelines(docs.format_document_line(d) + "\n" for d in found)
+        if not found:
+            sys.stderr.write("docpipe: no documents match\n")
+        return 0
+    if args.command == "show":
+        doc = docs.read_normalized(ddb, s3, stack, args.document_id)
+        text = json.dumps(doc, indent=2, ensure_ascii=False) if args.json else docs.format_normalized(doc)
+        stdout.write(text + "\n")
+        return 0
+    if args.command == "reprocess":
+        if args.document and (args.since or args.doc_type):
+            raise OpsError("--document names one document: it does not combine with --since or --doc-type")
+        docs.reprocess(ddb, s3, stack, document_id=args.document, since=args.since, doc_type=args.doc_type,
+                       stream=stdout)
+        return 0
+    if args.command == "delete":
+        confirm = (lambda plan: True) if args.yes else _confirm(stdin, stdout)
+        done = docs.delete_document(ddb, s3, stack, args.document_id, confirm=confirm, stream=stdout)
+        return 0 if done else 1
+    if args.command == "upload":
+        docs.upload_file(s3, stack, args.file, doc_type=args.doc_type, stream=stdout)
+        return 0
+    raise OpsError(f"unknown command {args.command}")
+
+
+def _aws_errors(run: Any) -> int:
+    """Run an operator command; whatever AWS or the environment refuses becomes one line (exit 2)."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+    try:
+        return run()
+    except NoCredentialsError:
+        raise OpsError("no AWS credentials found (configure a profile, or set AWS_PROFILE)") from None
+    except NoRegionError:
+        raise OpsError("no AWS region configured: pass --region") from None
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        raise OpsError(f"{error.operation_name} failed: {details.get('Code')}: {details.get('Message')}") from None
+    except BotoCoreError as error:
+        raise OpsError(str(error)) from None
+
+
+def _breaker(args: argparse.Namespace) -> int:
+    import boto3
+
+    from docpipe_local.ops import breaker_command, stack_resource
+
+    session = boto3.session.Session(region_name=args.region)
+    table = args.table or stack_resource(session.client("cloudformation"), args.stack, "DocumentsTable")
+    breaker_command(session.client("dynamodb"), table, args.action, seconds=args.seconds, stream=sys.stdout)
+    return 0
+
+
+def _redrive(args: argparse.Namespace) -> int:
+    import boto3
+
+    from docpipe_local.ops import redrive, stack_resource
+
+    session = boto3.session.Session(region_name=args.region)
+    cloudformation = session.client("cloudformation")
+    resources = {name: stack_resource(cloudformation, args.stack, name) for name in (
+        "DocumentsTable", "DocumentPipelineStateMachine", "IntakeQueue", "IntakeDeadLetterQueue")}
+    redrive(session.client("dynamodb"), session.client("stepfunctions"), session.client("sqs"),
+            table=resources["DocumentsTable"], state_machine_arn=resources["DocumentPipelineStateMachine"],
+            intake_queue_url=resources["IntakeQueue"], intake_dlq_url=resources["IntakeDeadLetterQueue"],
+            include_permanent=args.include_permanent, stream=sys.stdout)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except OpsError as error:
+        # Exit status 2 and one line on stderr, no traceback.
+        sys.stderr.write(f"{error}\n")
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command in DOCUMENT_COMMANDS:
+        import boto3
+
+        return _aws_errors(lambda: run_document_command(args, boto3.session.Session(region_name=args.region)))
     if args.command == "local" and args.local_command == "chaos":
         from docpipe_local.chaos import run_chaos
 
@@ -117,28 +305,9 @@ def main(argv: list[str] | None = None) -> int:
             replay_dir=args.replay, parameters=overrides,
         )
     if args.command == "breaker":
-        import boto3
-
-        from docpipe_local.ops import breaker_command, stack_resource
-
-        session = boto3.session.Session(region_name=args.region)
-        table = args.table or stack_resource(session.client("cloudformation"), args.stack, "DocumentsTable")
-        breaker_command(session.client("dynamodb"), table, args.action, seconds=args.seconds, stream=sys.stdout)
-        return 0
+        return _aws_errors(lambda: _breaker(args))
     if args.command == "redrive":
-        import boto3
-
-        from docpipe_local.ops import redrive, stack_resource
-
-        session = boto3.session.Session(region_name=args.region)
-        cloudformation = session.client("cloudformation")
-        resources = {name: stack_resource(cloudformation, args.stack, name) for name in (
-            "DocumentsTable", "DocumentPipelineStateMachine", "IntakeQueue", "IntakeDeadLetterQueue")}
-        redrive(session.client("dynamodb"), session.client("stepfunctions"), session.client("sqs"),
-                table=resources["DocumentsTable"], state_machine_arn=resources["DocumentPipelineStateMachine"],
-                intake_queue_url=resources["IntakeQueue"], intake_dlq_url=resources["IntakeDeadLetterQueue"],
-                include_permanent=args.include_permanent, stream=sys.stdout)
-        return 0
+        return _aws_errors(lambda: _redrive(args))
     if args.command == "eval":
         from docpipe_local.evaluate import evaluate
 

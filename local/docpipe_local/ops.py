@@ -17,11 +17,64 @@ from docpipe.intake import execution_arn, execution_name
 from docpipe.records import item_to_dict, now_iso, upload_key
 
 
+ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+# Statuses a document record can hold (DUPLICATE is an upload's only); `docpipe list` reads each partition.
+DOCUMENT_STATUSES = ("RECEIVED", "PROCESSING", "SUCCEEDED", "NEEDS_REVIEW", "FAILED", "REJECTED")
+# The outputs template.yaml declares for what the operator commands work on, by logical id.
+STACK_OUTPUTS = {"DocumentsBucket": "DocumentsBucketName", "DocumentsTable": "DocumentsTableName",
+                 "DocumentPipelineStateMachine": "DocumentPipelineStateMachineArn"}
+
+
 class OpsError(SystemExit):
-    """A clear, one-line reason an operator command cannot run (wrong stack, no permission)."""
+    """A clear, one-line reason an operator command cannot run (wrong stack, no permission, unknown id).
+
+    Exit status 2; `str()` is the message (the CLI prints it on stderr, never a traceback).
+    """
 
     def __init__(self, message: str) -> None:
         super().__init__(f"docpipe: {message}")
+        self.code = 2
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What the document commands work on: a deployed stack's resources (or the twin's), and the
+    parameters NormalizeDocument runs with."""
+
+    name: str
+    bucket: str
+    table: str
+    state_machine_arn: str
+    threshold: float = 80.0
+    locale: str = "en_US"
+    incoming_prefix: str = "incoming/"
+    results_prefix: str = "results/"
+
+    @property
+    def region(self) -> str:
+        """The stack's region, from the state machine's ARN (arn:aws:states:<region>:…)."""
+        return self.state_machine_arn.split(":")[3]
+
+
+def resolve_stack(cloudformation: Any, stack: str) -> Stack:
+    """The bucket, table and state machine of a deployed stack, from its outputs (one DescribeStacks),
+    and the confidence threshold and locale it was deployed with. An output the stack lacks (deployed
+    from an older template) is looked up as a stack resource instead."""
+    try:
+        found = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code", "") in ACCESS_DENIED:
+            raise OpsError(f"not allowed to read stack {stack} (cloudformation:DescribeStacks)") from None
+        raise OpsError(f"stack {stack} does not exist in this region") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs") or []}
+    parameters = {p["ParameterKey"]: p.get("ResolvedValue") or p.get("ParameterValue")
+                  for p in found.get("Parameters") or []}
+    names = {logical: outputs.get(output) or stack_resource(cloudformation, stack, logical)
+             for logical, output in STACK_OUTPUTS.items()}
+    return Stack(name=stack, bucket=names["DocumentsBucket"], table=names["DocumentsTable"],
+                 state_machine_arn=names["DocumentPipelineStateMachine"],
+                 threshold=float(parameters.get("ConfidenceThreshold") or 80),
+                 locale=parameters.get("DefaultLocale") or "en_US")
 
 
 def stack_resource(cloudformation: Any, stack: str, logical_id: str) -> str:
