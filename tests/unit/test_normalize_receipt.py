@@ -185,3 +185,13 @@ def test_dates_that_do_not_date_the_purchase_are_not_the_receipt_date() -> None:
     # THEN no receipt date is made up, and review says so
     assert "receipt_date" not in doc["fields"]
     assert "receipt_date missing" in doc["review"]["reasons"]
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("VISA ACCT 1850", "VISA"), ("CASH TEND 20.00", "CASH"),
+    ("WALGREENS CASH REWARDS 0.50", None), ("CASH BACK 20.00", None),
+])
+def test_payment_method_reads_the_tender_not_a_loyalty_programme(line: str, expected: str | None) -> None:
+    from docpipe.normalize.expense import payment_method_in
+
+    assert payment_method_in(line) == expected

@@ -39,6 +39,9 @@ from docpipe.normalize.values import (
     ("12-Dec-2019", "en_US", date(2019, 12, 12)),
     ("December 7th, 2019", "en_GB", date(2019, 12, 7)),
     ("7 Jan 24", "en_US", date(2024, 1, 7)),
+    # Day and year run together where OCR dropped the spaces.
+    ("May172018", "en_GB", date(2018, 5, 17)),
+    ("Apr52018", "en_US", date(2018, 4, 5)),
     # Year first, and Textract's normalized form.
     ("2019-12-07", "en_GB", date(2019, 12, 7)),
     ("2028-01-20T00:00:00", "en_US", date(2028, 1, 20)),

@@ -52,7 +52,7 @@ _PAYMENT_METHODS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p)
     (r"\bINTERAC\b", "INTERAC"), (r"\bM-?PESA\b", "M-PESA"), (r"\bAPPLE ?PAY\b", "APPLE PAY"),
     (r"\bGOOGLE ?PAY\b", "GOOGLE PAY"), (r"\bPAYPAL\b", "PAYPAL"), (r"\bGIFT ?CARD\b", "GIFT CARD"),
     (r"\bDEBIT\b", "DEBIT CARD"), (r"\bCREDIT ?CARD\b", "CREDIT CARD"),
-    (r"\bCASH\b(?! ?BACK| ?REGISTER)", "CASH"), (r"\bCHEQUE\b|\bPAID BY CHECK\b", "CHECK"),
+    (r"\bCASH\b(?! ?BACK| ?REGISTER| ?REWARDS?)", "CASH"), (r"\bCHEQUE\b|\bPAID BY CHECK\b", "CHECK"),
 ))
 
 

@@ -298,6 +298,9 @@ def parse_date(
     month = month_number(tokens[month_at]) or 0
     before = [t for t in tokens[:month_at] if t.isdigit()]
     after = [t for t in tokens[month_at + 1:] if t.isdigit()]
+    if after and len(after[0]) in (5, 6) and after[0][-4:-2] in ("19", "20"):
+        # Day and year run together once OCR dropped the spaces: "May172018" → May 17 2018.
+        after = [after[0][:-4], after[0][-4:], *after[1:]]
     numbers = before[-1:] + after[:2]
     years = [n for n in numbers if len(n) == 4]
     if years:
