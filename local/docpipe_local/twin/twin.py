@@ -35,7 +35,9 @@ TWIN_ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "false",
 }
-SKIPPED_TYPES = {"AWS::Serverless::LayerVersion", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy"}
+SKIPPED_TYPES = {"AWS::Serverless::LayerVersion", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy",
+                 "AWS::KMS::Key", "AWS::KMS::Alias", "AWS::IAM::Policy", "AWS::CloudWatch::Alarm",
+                 "AWS::CloudWatch::Dashboard"}
 
 
 class TwinError(RuntimeError):
