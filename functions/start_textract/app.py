@@ -38,7 +38,7 @@ def lambda_handler(event: dict, context: object) -> dict:
                        version_id=event.get("versionId"), document_id=document_id, execution_name=owner,
                        results_bucket=config.documents_bucket(), results_prefix=config.results_prefix(),
                        poll_initial_seconds=config.poll_initial_seconds(),
-                       poll_deadline_seconds=config.poll_deadline_seconds())
+                       poll_deadline_seconds=config.poll_deadline_seconds(), kms_key_id=config.documents_key())
     except TextractThrottled:
         metrics.add_metric(name="TextractThrottles", unit=MetricUnit.Count, value=1)
         raise

@@ -400,6 +400,8 @@ def _png(size: tuple[int, int] = (40, 20)) -> bytes:
                                   QueriesConfig={"Queries": [{"Text": "What?", "Pages": ["2"]}]}),
      "InvalidParameterException"),
     (lambda t: t.get_document_analysis(JobId="f" * 64), "InvalidJobIdException"),
+    (lambda t: t.start_document_text_detection(DocumentLocation={"S3Object": {"Bucket": BUCKET, "Name": "x"}},
+                                               KMSKeyId="-not a key"), "InvalidParameterException"),
 ])
 def test_errors_surface_as_the_modelled_exceptions(env: Env, call: Any, code: str) -> None:
     # WHEN a call Textract rejects is made

@@ -48,10 +48,10 @@ def s3(aws: None) -> Any:
 
 
 def start(textract: Any, s3: Any, plan: TextractPlan, *, execution: str = "doc-exec-1",
-          version_id: str | None = "v1") -> TextractState:
+          version_id: str | None = "v1", kms_key_id: str | None = None) -> TextractState:
     return jobs.start(textract, s3, plan=plan, bucket=BUCKET, key="incoming/a.pdf", version_id=version_id,
                       document_id=DOC_ID, execution_name=execution, results_bucket=BUCKET, results_prefix="results/",
-                      poll_initial_seconds=5, poll_deadline_seconds=600)
+                      poll_initial_seconds=5, poll_deadline_seconds=600, kms_key_id=kms_key_id)
 
 
 def loop_state(**overrides: Any) -> Any:
@@ -133,6 +133,11 @@ def test_async_start_request_parameters(textract: tuple[Any, Stubber], s3: Any) 
     assert all(TOKEN.match(token) for token in tokens)
     assert tokens[0] == tokens[1] != tokens[2]
     assert all(JOB_TAG.match(params["JobTag"]) and DOC_ID[:16] in params["JobTag"] for params in seen)
+    # AND no KMSKeyId unless one is configured; with one, the job's output is encrypted with it
+    assert all("KMSKeyId" not in params for params in seen)
+    stub.add_response("start_expense_analysis", {"JobId": JOB_ID})
+    start(client, s3, expense, kms_key_id="alias/docpipe-dev/documents")  # type: ignore[arg-type]
+    assert seen[-1]["KMSKeyId"] == "alias/docpipe-dev/documents"
     assert all(params["OutputConfig"] == {"S3Bucket": BUCKET, "S3Prefix": f"results/{DOC_ID}/textract"} for params in seen)
     assert all("FeatureTypes" not in params for params in seen)  # AnalyzeExpense takes none
 

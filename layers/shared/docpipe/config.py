@@ -106,3 +106,8 @@ def default_locale() -> str:
 def metrics_namespace() -> str:
     """CloudWatch namespace of every docpipe metric (Powertools reads the same variable)."""
     return _require("POWERTOOLS_METRICS_NAMESPACE")
+
+
+def documents_key() -> str:
+    """The KMS key (id, ARN or alias) that encrypts docpipe's data, Textract's async output included."""
+    return _require("DOCUMENTS_KEY")

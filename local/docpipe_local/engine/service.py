@@ -40,6 +40,7 @@ _MODEL_VERSION = {"DetectDocumentText": "DetectDocumentTextModelVersion",
                   "GetDocumentAnalysis": "AnalyzeDocumentModelVersion",
                   "GetExpenseAnalysis": "AnalyzeExpenseModelVersion"}
 _FEATURES = {"TABLES", "FORMS", "QUERIES", "SIGNATURES", "LAYOUT"}
+_KMS_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_/+=,@.-]{0,2048}$")
 _TOKEN = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 _JOB_TAG = re.compile(r"^[a-zA-Z0-9_.\-:]{1,64}$")
 _QUERY_PAGES = re.compile(r"^(?:\*|\d+(?:-(?:\d+|\*))?)$")
@@ -239,6 +240,9 @@ class LocalTextract:
         output = params.get("OutputConfig")
         if output is not None and not output.get("S3Bucket"):
             raise invalid_parameter("OutputConfig.S3Bucket is required.")
+        kms_key = params.get("KMSKeyId")
+        if kms_key is not None and not _KMS_KEY.match(str(kms_key)):
+            raise invalid_parameter("KMSKeyId must match ^[A-Za-z0-9][A-Za-z0-9:_/+=,@.-]{0,2048}$.")
         if operation == "StartDocumentAnalysis":
             _features(params)
         fingerprint = json.dumps({k: v for k, v in params.items() if k != "ClientRequestToken"}, sort_keys=True)

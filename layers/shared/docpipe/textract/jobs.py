@@ -105,8 +105,12 @@ def start(
     results_prefix: str,
     poll_initial_seconds: int,
     poll_deadline_seconds: int,
+    kms_key_id: str | None = None,
 ) -> TextractState:
-    """Run the sync API (storing its response) or start the async job; returns the loop state."""
+    """Run the sync API (storing its response) or start the async job; returns the loop state.
+
+    `kms_key_id`: the key Textract encrypts an async job's OutputConfig objects with (else S3's own).
+    """
     prefix = raw_prefix(results_prefix, document_id)
     state: TextractState = {
         "api": plan["api"], "mode": plan["mode"], "jobId": None, "status": "IN_PROGRESS", "statusMessage": "",
@@ -131,6 +135,7 @@ def start(
             ClientRequestToken=client_request_token(document_id, execution_name),
             JobTag=f"docpipe-{document_id[:32]}",
             OutputConfig={"S3Bucket": results_bucket, "S3Prefix": prefix.rstrip("/")},
+            **({"KMSKeyId": kms_key_id} if kms_key_id else {}),
             **_feature_args(plan),
         )
     except ClientError as error:
