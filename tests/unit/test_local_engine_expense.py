@@ -294,3 +294,23 @@ def test_a_net_total_that_adds_the_tax_to_the_pre_tax_total_is_the_total() -> No
     ])
     found = fields(document)
     assert (found["SUBTOTAL"], found["TAX"], found["TOTAL"]) == ("4,30", "0,30", "4,60")
+
+
+def test_french_spaced_colons_totals_headed_over_their_values_and_net_to_pay() -> None:
+    # GIVEN a French invoice: "N° BON DE COMMANDE : …" with the colon set off by spaces, the totals
+    # printed as column heads over their values with a line of small print between, and "NET A PAYER"
+    document = analyze([
+        (50, 60, 10, "FACTURE N° : F20260023"),
+        (50, 80, 10, "N° BON DE COMMANDE : PO201925478"),
+        (380, 650, 6, "TOTAL HT"), (445, 650, 6, "TOTAL TVA"), (515, 650, 6, "TOTAL TTC"),
+        (110, 654, 6, "taux d'interet legal."),
+        (110, 660, 6, "Indemnite forfaitaire pour frais de recouvrement"),
+        (384, 664, 6, "100,00"), (453, 664, 6, "4,90"), (520, 664, 6, "104,90"),
+        (330, 700, 7, "NET A PAYER"), (480, 700, 7, "104,90 EUR"),
+    ])
+    found = fields(document)
+    # THEN the order number is read after the spaced colon, each total under its head, and the net
+    # to pay is the amount due
+    assert found["PO_NUMBER"] == "PO201925478"
+    assert (found["SUBTOTAL"], found["TAX"], found["TOTAL"]) == ("100,00", "4,90", "104,90")
+    assert found["AMOUNT_DUE"] == "104,90 EUR"

@@ -55,8 +55,9 @@ class KeyValue:
 
 
 def terminates_key(word: Word) -> bool:
-    """A word that ends a printed label: "Date:", "TR#", or a lone "#"."""
-    return len(word.text) > 1 and word.text[-1] in ":#" and not word.text[:-1].isdigit() or word.text == "#"
+    """A word that ends a printed label: "Date:", "TR#", or a lone "#" or ":"."""
+    # A lone ":" too: French sets it off with a space ("N° BON DE COMMANDE : PO201925478").
+    return len(word.text) > 1 and word.text[-1] in ":#" and not word.text[:-1].isdigit() or word.text in ("#", ":")
 
 
 def _value_like(text: str) -> bool:
@@ -111,7 +112,9 @@ def key_values(page: Page, labels: Iterable[str] = ()) -> list[KeyValue]:
                     association, value_line = SAME_ROW_BY_VALUE_SHAPE, right
             elif (right is None or _another_field(right, key_starts) or heads_column) and (terminated or label_score):
                 # Nothing to the label's right but the next field: its value is printed under it.
-                value_line = _below(line, rows[r + 1] if r + 1 < len(rows) else [], height)
+                # The rows just below, not only the next one: a line of another column can sit between
+                # a label and its value ("TOTAL HT" over "100,00", a sentence at the left in between).
+                value_line = _below(line, [c for below in rows[r + 1:r + 5] for c in below], height)
                 if value_line is not None and value_line.id not in used and not _another_field(value_line, key_starts):
                     association = BELOW_AFTER_TERMINATOR if terminated else BELOW_KNOWN_LABEL * label_score
                 else:
@@ -204,10 +207,10 @@ def _key_start(words: Sequence[Word], end: int, *, first: bool, previous_end: in
     return end
 
 
-def _below(line: Line, next_row: Sequence[Line], height: float) -> Line | None:
-    """The line right under `line` (within ~1.5 line heights, starting under it)."""
+def _below(line: Line, next_rows: Sequence[Line], height: float) -> Line | None:
+    """The nearest line right under `line` (within ~1.5 line heights, starting under it)."""
     box = line.box
-    for candidate in next_row:
+    for candidate in sorted(next_rows, key=lambda c: c.box.top):
         c = candidate.box
         if c.top - box.bottom <= 1.5 * max(height, box.height) and c.x_overlap(box) > 0 and \
                 abs(c.left - box.left) <= max(box.width, 2 * box.height):
