@@ -5,7 +5,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from docpipe import config
-from docpipe.errors import TextractThrottled
+from docpipe.textract import throttles
 from docpipe.results import normalize_document
 
 logger = Logger()
@@ -20,16 +20,12 @@ textract = boto3.client("textract")
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     logger.append_keys(uploadId=event["uploadId"], documentId=event["document"]["documentId"])
-    try:
+    with throttles.counted(metrics):
         summary = normalize_document(
             s3, textract, bucket=config.documents_bucket(), results_prefix=config.results_prefix(),
             document=event["document"], classification=event["classification"], textract_state=event["textract"],
             threshold=config.confidence_threshold(), locale=config.default_locale(),
         )
-    except TextractThrottled:
-        # Paging a result through Get* (no OutputConfig objects) can be throttled too.
-        metrics.add_metric(name="TextractThrottles", unit=MetricUnit.Count, value=1)
-        raise
     logger.append_keys(docType=summary["docType"])
     if summary["replan"] is not None:
         logger.info("Document text asks for another Textract plan", extra={"api": summary["replan"]["plan"]["api"]})

@@ -5,7 +5,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from docpipe import config
-from docpipe.errors import TextractThrottled
+from docpipe.textract import throttles
 from docpipe.textract.jobs import poll
 
 logger = Logger()
@@ -18,11 +18,8 @@ textract = boto3.client("textract")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
-    try:
+    with throttles.counted(metrics):
         result = poll(textract, event["textract"], poll_max_seconds=config.poll_max_seconds())
-    except TextractThrottled:
-        metrics.add_metric(name="TextractThrottles", unit=MetricUnit.Count, value=1)
-        raise
     logger.info("Textract polled", extra={"jobId": result["jobId"], "status": result["status"],
                                           "pollCount": result["pollCount"]})
     metrics.add_metric(name="PollCount", unit=MetricUnit.Count, value=1)

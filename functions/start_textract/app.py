@@ -7,7 +7,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from docpipe import breaker, config
-from docpipe.errors import CircuitOpen, TextractThrottled
+from docpipe.errors import CircuitOpen
+from docpipe.textract import throttles
 from docpipe.textract.jobs import start
 
 logger = Logger()
@@ -33,15 +34,12 @@ def lambda_handler(event: dict, context: object) -> dict:
     if not admission.admitted:
         raise CircuitOpen(f"Textract circuit breaker is {admission.state}; this document waits for it to close.")
     began = time.perf_counter()
-    try:
+    with throttles.counted(metrics):
         result = start(textract, s3, plan=plan, bucket=event["bucket"], key=event["key"],
                        version_id=event.get("versionId"), document_id=document_id, execution_name=owner,
                        results_bucket=config.documents_bucket(), results_prefix=config.results_prefix(),
                        poll_initial_seconds=config.poll_initial_seconds(),
                        poll_deadline_seconds=config.poll_deadline_seconds(), kms_key_id=config.documents_key())
-    except TextractThrottled:
-        metrics.add_metric(name="TextractThrottles", unit=MetricUnit.Count, value=1)
-        raise
     if breaker.record_success(ddb, table, "textract", owner):
         breaker.announce(events, config.outcome_event_bus(), "textract", breaker.CLOSED, "probe succeeded")
         logger.info("Textract circuit breaker closed")
