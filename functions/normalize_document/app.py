@@ -5,8 +5,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from docpipe import config
-from docpipe.textract import throttles
 from docpipe.results import normalize_document
+from docpipe.textract import throttles
 
 logger = Logger()
 tracer = Tracer()
