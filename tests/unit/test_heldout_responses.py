@@ -17,11 +17,16 @@ from typing import Any
 import pytest
 from docpipe.normalize import normalize, validate_output
 
-HELDOUT = Path(__file__).resolve().parents[1] / "fixtures" / "heldout"
-CASES = sorted(p.name.removesuffix(".truth.json") for p in HELDOUT.glob("*.truth.json"))
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+# heldout/: the first set (2026-12-02). heldout2/: a second set gathered later, scored once before any change.
+SETS = ("heldout", "heldout2")
+CASES = sorted(f"{folder}/{p.name.removesuffix('.truth.json')}"
+               for folder in SETS for p in (FIXTURES / folder).glob("*.truth.json"))
 
-# First sight (before any change): 30 of 43 fields (69.8%). After the general fixes: 42 of 43.
-FLOOR_MATCHED, FLOOR_CHECKED = 42, 43
+# heldout/ at first sight (before any change): 30 of 43 fields (69.8%); after the general fixes: 42 of 43.
+# heldout2/ at first sight: 8 of 9 (the statement date printed inside another field's value was missed);
+# 9 of 9 once such embedded document dates are read.
+FLOOR_MATCHED, FLOOR_CHECKED = 42 + 9, 43 + 9
 # Fields whose values must be exact: totals and other amounts, dates, document numbers.
 KEY_FIELDS = frozenset({
     "total", "subtotal", "tax", "amount_due", "amount_paid", "invoice_date", "due_date", "receipt_date",
@@ -41,17 +46,18 @@ def same_value(expected: Any, got: Any) -> bool:
 
 
 def run(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    truth = json.loads((HELDOUT / f"{name}.truth.json").read_text(encoding="utf-8"))
-    response = json.loads((HELDOUT / f"{name}.json").read_text(encoding="utf-8"))
-    doc = normalize(truth["docType"], [response], threshold=80, locale="en_US", document_id=name)
+    truth = json.loads((FIXTURES / f"{name}.truth.json").read_text(encoding="utf-8"))
+    response = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    doc = normalize(truth["docType"], [response], threshold=80, locale="en_US", document_id=name.replace("/", "-"))
     validate_output(doc)
     return truth, {key: field["value"] for key, field in doc["fields"].items()}
 
 
 def test_every_response_has_its_truth_and_the_set_is_not_empty() -> None:
     # GIVEN the held-out folder THEN every response has a truth file and vice versa
-    responses = {p.name.removesuffix(".json") for p in HELDOUT.glob("*.json") if not p.name.endswith(".truth.json")}
-    assert responses == set(CASES) and len(CASES) >= 7
+    responses = {f"{folder}/{p.name.removesuffix('.json')}" for folder in SETS
+                 for p in (FIXTURES / folder).glob("*.json") if not p.name.endswith(".truth.json")}
+    assert responses == set(CASES) and len(CASES) >= 9
 
 
 def test_matched_share_stays_at_or_above_the_floor() -> None:

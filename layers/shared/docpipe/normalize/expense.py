@@ -136,6 +136,23 @@ def text_field(data: ExpenseData, kind: Kind, tiers: Sequence[Sequence[Selector]
     return None
 
 
+# A document date whose label Textract kept inside another field's value, e.g. an OTHER field
+# "ACCOUNT SUMMARY" = "Statement Date 09/30/10 Date(s) of Service 07/31/10 - 08/02/10".
+_EMBEDDED_DOCUMENT_DATE = re.compile(
+    r"\b(?:STATEMENT|INVOICE|BILL(?:ING)?)\s+DATE\s*:?\s*(\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4})\b", re.IGNORECASE)
+
+
+def embedded_document_date(data: ExpenseData, locale: str) -> Field | None:
+    """The statement/invoice/bill date printed, label and all, inside another summary field's value."""
+    day_first = data.day_first
+    return pick(
+        convert("date", Candidate(found.group(1), item.confidence, item.page, f"{source_of(item)}:embedded"),
+                locale, day_first=day_first)[0]
+        for item in data.summary
+        for found in [_EMBEDDED_DOCUMENT_DATE.search(item.value or "")] if found
+    )
+
+
 def payment_field(data: ExpenseData, locale: str) -> Field | None:
     """The payment method named by a summary field (label or value) or a line of the document."""
     named = []

@@ -11,6 +11,7 @@ from docpipe.normalize.expense import (
     Selector,
     amounts,
     collect,
+    embedded_document_date,
     line_items,
     text_field,
 )
@@ -44,6 +45,7 @@ def normalize_invoice(
     found: dict[str, Field | None] = {
         name: text_field(data, kind, tiers, locale) for name, (kind, tiers) in _TEXT.items()
     }
+    found["invoice_date"] = found["invoice_date"] or embedded_document_date(data, locale)
     found["bill_to"] = text_field(data, "name", _BILL_TO_NAME, locale) or text_field(
         data, "address", _BILL_TO_ADDRESS, locale)
     chosen, currency, comma = amounts(data, locale)
