@@ -1,10 +1,11 @@
-"""ExecutionEnded: an execution that timed out or was aborted leaves its upload FAILED, not PROCESSING."""
+"""ExecutionEnded: every ending execution gives back its Textract slot (if it still holds one), and one
+that failed, timed out or was aborted before RecordFailure ran leaves its upload FAILED, not PROCESSING."""
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from docpipe import config
+from docpipe import admission, config
 from docpipe.intake import upload_id_of
 from docpipe.records import abandon
 
@@ -25,6 +26,11 @@ def lambda_handler(event: dict, context: object) -> dict:
         logger.info("Not a document execution", extra={"status": status})
         return {"recorded": False}
     logger.append_keys(uploadId=upload_id)
+    # The backstop of admission control: whatever path the execution took, its slot is free now.
+    if admission.release(ddb, config.documents_table(), name):
+        metrics.add_metric(name="AdmissionReleasedAtEnd", unit=MetricUnit.Count, value=1)
+    if status == "SUCCEEDED":
+        return {"recorded": False}
     recorded = abandon(ddb, config.documents_table(), upload_id=upload_id, execution_name=name,
                        execution_status=status)
     if recorded:

@@ -1,4 +1,5 @@
-"""Starter: intake-queue consumer that starts one execution per uploaded object version."""
+"""Starter: intake-queue consumer that starts one execution per uploaded object version, once it
+holds a Textract slot; while every slot is taken the upload goes back to the queue to wait."""
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -7,13 +8,15 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from docpipe import config
-from docpipe.intake import NotAnUploadEvent, start_execution, upload_from_event
+from docpipe.intake import FIRST_DEFERRED_AT, STARTED, WAITING, NotAnUploadEvent, admit_and_start, defer, upload_from_event
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 sfn = boto3.client("stepfunctions")
+ddb = boto3.client("dynamodb")
+sqs = boto3.client("sqs")
 
 
 def handle_record(record: SQSRecord) -> None:
@@ -23,9 +26,19 @@ def handle_record(record: SQSRecord) -> None:
     except NotAnUploadEvent as reason:
         logger.warning("Dropping message", extra={"messageId": record.message_id, "reason": str(reason)})
         return
-    started = start_execution(sfn, config.state_machine_arn(), upload)
-    logger.info("Upload received", extra={"uploadId": upload["uploadId"], "started": started})
-    metrics.add_metric(name="DocumentsReceived" if started else "DuplicateDeliveries", unit=MetricUnit.Count, value=1)
+    outcome = admit_and_start(sfn, ddb, state_machine_arn=config.state_machine_arn(), table=config.documents_table(),
+                              ceiling=config.admission_ceiling(), upload=upload)
+    if outcome == WAITING:
+        first = record.message_attributes[FIRST_DEFERRED_AT]
+        delay = defer(sqs, config.intake_queue_url(), record.body, wait_seconds=config.admission_wait_seconds(),
+                      first_deferred_at=float(first.string_value) if first and first.string_value else None)
+        logger.info("Every Textract slot is taken: upload waits in the intake queue",
+                    extra={"uploadId": upload["uploadId"], "delaySeconds": delay})
+        metrics.add_metric(name="AdmissionDeferred", unit=MetricUnit.Count, value=1)
+        return
+    logger.info("Upload received", extra={"uploadId": upload["uploadId"], "started": outcome == STARTED})
+    metrics.add_metric(name="DocumentsReceived" if outcome == STARTED else "DuplicateDeliveries",
+                       unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context(clear_state=True)

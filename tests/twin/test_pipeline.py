@@ -46,15 +46,17 @@ def test_multi_page_pdf_takes_the_async_path_with_polls_and_pagination(make_twin
     # WHEN the 2-page invoice PDF is uploaded
     upload = twin.upload(SAMPLES / "invoice-2-pages.pdf")
     ended = process(twin, upload)
-    # THEN the async path ran: Start, then at least two Wait/Poll rounds before the job finished
+    # THEN the async path ran: StartTextractJob, one first wait, and PollTextract entered once, its Retry
+    # polling again (status only) while the job ran
     assert ended[upload.upload_id]["status"] == "SUCCEEDED"
     visited = states_entered(twin, upload)
-    assert visited.count("PollTextract") >= 2 and visited.count("WaitForTextract") == visited.count("PollTextract")
+    assert visited.count("StartTextractJob") == visited.count("WaitForTextract") == visited.count("PollTextract") == 1
     operations = [c.operation for c in twin.engine.calls]
     assert operations[0] == "StartExpenseAnalysis"
-    assert operations.count("GetExpenseAnalysis") >= 2
-    # AND the Wait delays grew (exponential backoff, virtual time)
-    assert twin.clock.waits == sorted(twin.clock.waits) and twin.clock.waits[0] < twin.clock.waits[-1]
+    # AND each poll after the first followed a retry delay, doubling each time (virtual time)
+    delays = twin.clock.retry_sleeps
+    assert operations.count("GetExpenseAnalysis") == len(delays) + 1 >= 2
+    assert all(b == 2 * a for a, b in zip(delays, delays[1:]))
     # AND the raw result spans several numbered objects, all read by the normalizer
     record = twin.upload_record(upload)
     document = twin.document_record(record["documentId"])
@@ -143,10 +145,10 @@ def test_failed_textract_job_ends_failed_with_the_failure_path(make_twin) -> Non
     # WHEN the PDF is processed
     upload = twin.upload(SAMPLES / "invoice-2-pages.pdf")
     ended = process(twin, upload)
-    # THEN the execution failed through TextractJobFailed → RecordFailure → DLQ
+    # THEN the execution failed from PollTextract's Catch → RecordFailure → DLQ
     assert ended[upload.upload_id]["status"] == "FAILED"
     visited = states_entered(twin, upload)
-    assert visited[-6:] == ["TextractJobFailed", "RecordFailure", "IsRejected", "PublishFailure", "SendToFailureQueue",
+    assert visited[-6:] == ["PollTextract", "RecordFailure", "IsRejected", "PublishFailure", "SendToFailureQueue",
                             "DocumentFailed"]
     # AND the document and upload are recorded FAILED with the Textract code
     record = twin.upload_record(upload)

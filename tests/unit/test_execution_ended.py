@@ -68,3 +68,25 @@ def test_the_handler_records_the_sample_event(ddb: Any, monkeypatch: pytest.Monk
     # THEN the upload is FAILED as EXECUTION_TIMED_OUT
     assert result == {"recorded": True}
     assert get_upload(ddb, TABLE, UID)["error"]["code"] == "EXECUTION_TIMED_OUT"
+
+
+@pytest.mark.parametrize(("status", "recorded"), [("SUCCEEDED", False), ("TIMED_OUT", True), ("ABORTED", True)])
+def test_every_ending_execution_gives_its_textract_slot_back_once(
+        ddb: Any, monkeypatch: pytest.MonkeyPatch, status: str, recorded: bool) -> None:  # noqa: F811
+    from docpipe import admission
+    from docpipe.records import register
+
+    monkeypatch.setenv("DOCUMENTS_TABLE", TABLE)
+    # GIVEN an execution still holding its Textract slot (a DUPLICATE or REJECTED path never releases it)
+    register(ddb, TABLE, upload={"uploadId": UID, "bucket": "b", "key": "incoming/r.jpg", "versionId": None},
+             document=DOCUMENT, execution_name=f"doc-{UID}", retention_days=90)
+    assert admission.acquire(ddb, TABLE, f"doc-{UID}", ceiling=10) is admission.Outcome.ACQUIRED
+    event = load_event("execution_ended")
+    event["detail"]["status"] = status
+    app = load_handler("execution_ended")
+    # WHEN its status change arrives, twice (EventBridge delivers at least once)
+    first = app.lambda_handler(event, FakeContext())
+    app.lambda_handler(event, FakeContext())
+    # THEN the slot is free, counted back once, and only an unfinished execution's upload is recorded FAILED
+    assert admission.inflight(ddb, TABLE) == 0 and admission.holders(ddb, TABLE) == {}
+    assert first == {"recorded": recorded}

@@ -14,9 +14,9 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.stub import Stubber
 
-from docpipe import errors
+from docpipe import admission, clock, errors
 from docpipe.breaker import breaker_key
-from docpipe.intake import execution_name, upload_from_event
+from docpipe.intake import FIRST_DEFERRED_AT, execution_name, upload_from_event
 from docpipe.records import from_attr, get_document, get_upload, register
 from docpipe_local.twin.template import load_template
 from tests.conftest import REGION, ROOT, FakeContext, create_documents_table, load_event, load_handler
@@ -66,8 +66,9 @@ def resources(aws: None) -> dict[str, str]:
     arn = AWS.client("stepfunctions").create_state_machine(
         name="DocumentPipeline", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
     AWS.client("events").create_event_bus(Name=BUS)
+    queue = AWS.client("sqs").create_queue(QueueName="intake")["QueueUrl"]
     return {"DocumentsBucket": BUCKET, "DocumentsTable": TABLE, "DocumentPipelineStateMachine": arn,
-            "OutcomeEventBus": BUS}
+            "OutcomeEventBus": BUS, "IntakeQueue": queue}
 
 
 @pytest.fixture
@@ -97,18 +98,21 @@ def breaker_item() -> dict[str, Any] | None:
 
 def test_every_handler_under_test_gets_the_variables_its_config_reads() -> None:
     resources = {"DocumentsBucket": "b", "DocumentsTable": "t", "DocumentPipelineStateMachine": "arn",
-                 "OutcomeEventBus": "bus"}
+                 "OutcomeEventBus": "bus", "IntakeQueue": "queue-url"}
     # GIVEN the template's environment for each function
     # WHEN it is resolved
     # THEN each has what its handler reads (a missing one would be a deploy-time MissingConfiguration)
     needs = {
-        "starter": {"STATE_MACHINE_ARN", "INCOMING_PREFIX"},
+        "starter": {"STATE_MACHINE_ARN", "INCOMING_PREFIX", "DOCUMENTS_TABLE", "ADMISSION_CEILING",
+                    "ADMISSION_WAIT_SECONDS", "INTAKE_QUEUE_URL"},
         "register_document": {"DOCUMENTS_TABLE", "RETENTION_DAYS"},
         "record_failure": {"DOCUMENTS_TABLE", "RETENTION_DAYS", "BREAKER_FAILURE_THRESHOLD", "BREAKER_WINDOW_SECONDS",
                            "BREAKER_COOLDOWN_SECONDS", "OUTCOME_EVENT_BUS_NAME"},
         "start_textract": {"DOCUMENTS_TABLE", "BREAKER_FAILURE_THRESHOLD", "BREAKER_WINDOW_SECONDS",
-                           "BREAKER_COOLDOWN_SECONDS", "OUTCOME_EVENT_BUS_NAME"},
-        "poll_textract": {"POLL_MAX_SECONDS"},
+                           "BREAKER_COOLDOWN_SECONDS", "OUTCOME_EVENT_BUS_NAME", "ADMISSION_CEILING"},
+        "poll_textract": {"DOCUMENTS_TABLE"},
+        "execution_ended": {"DOCUMENTS_TABLE"},
+        "reconcile_admission": {"DOCUMENTS_TABLE", "STATE_MACHINE_ARN"},
         "persist_result": {"DOCUMENTS_TABLE", "RETENTION_DAYS"},
         "fallback_ocr": {"DOCUMENTS_BUCKET", "RESULTS_PREFIX"},
     }
@@ -145,6 +149,47 @@ def test_starter_starts_one_execution_per_upload(handler: Any, resources: dict[s
     assert execution["name"] == execution_name(upload["uploadId"])
     described = AWS.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
     assert json.loads(described["input"]) == upload
+
+
+def test_starter_leaves_an_upload_waiting_in_the_queue_while_every_slot_is_taken(
+        handler: Any, resources: dict[str, str], monkeypatch: pytest.MonkeyPatch, lambda_context: FakeContext) -> None:
+    app = handler("starter")
+    # GIVEN one Textract slot, held by another execution
+    monkeypatch.setenv("ADMISSION_CEILING", "1")
+    assert admission.acquire(ddb(), TABLE, "doc-other", ceiling=1) is admission.Outcome.ACQUIRED
+    # WHEN the sample upload arrives
+    result = app.lambda_handler(load_event("starter"), lambda_context)
+    # THEN nothing failed and nothing started: the upload is back in the queue, delayed, carrying when it began waiting
+    assert result == {"batchItemFailures": []}
+    assert executions(resources["DocumentPipelineStateMachine"]) == []
+    sqs = AWS.client("sqs")
+    assert sqs.get_queue_attributes(QueueUrl=resources["IntakeQueue"], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+                                    )["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"
+    # WHEN the slot is free and the waiting message comes back
+    admission.release(ddb(), TABLE, "doc-other")
+    record = copy.deepcopy(load_event("starter")["Records"][0])
+    record["messageAttributes"] = {FIRST_DEFERRED_AT: {"stringValue": "1800000000.000", "dataType": "Number"}}
+    again = app.lambda_handler({"Records": [record]}, lambda_context)
+    # THEN its execution starts, holding the slot
+    assert again == {"batchItemFailures": []}
+    (execution,) = executions(resources["DocumentPipelineStateMachine"])
+    assert set(admission.holders(ddb(), TABLE)) == {execution["name"]}
+
+
+def test_starter_gives_up_on_an_upload_that_waited_a_day(
+        handler: Any, resources: dict[str, str], monkeypatch: pytest.MonkeyPatch, lambda_context: FakeContext) -> None:
+    app = handler("starter")
+    # GIVEN every slot taken, and a message that began waiting 25 hours ago
+    monkeypatch.setenv("ADMISSION_CEILING", "1")
+    admission.acquire(ddb(), TABLE, "doc-stuck", ceiling=1)
+    record = copy.deepcopy(load_event("starter")["Records"][0])
+    began = clock.now() - 25 * 3600
+    record["messageAttributes"] = {FIRST_DEFERRED_AT: {"stringValue": f"{began:.3f}", "dataType": "Number"}}
+    # WHEN it comes back and the slots are still taken
+    with pytest.raises(BatchProcessingError) as caught:
+        app.lambda_handler({"Records": [record]}, lambda_context)
+    # THEN it fails typed (the queue's redrive policy moves it to the DLQ, whose alarm calls a person)
+    assert [type(info[1]) for info in caught.value.child_exceptions] == [errors.AdmissionWaitExceeded]
 
 
 def test_starter_drops_non_uploads_and_reports_only_broken_messages(handler: Any, resources: dict[str, str],
@@ -344,19 +389,29 @@ def test_fallback_ocr_sample_event_reads_the_document_without_textract(
     assert any("1810.46" in total for total in totals)
 
 
-def test_poll_textract_sample_event(handler: Any, lambda_context: FakeContext) -> None:
+@pytest.mark.parametrize(("status", "outcome"), [("IN_PROGRESS", errors.TextractJobInProgress), ("SUCCEEDED", None)])
+def test_poll_textract_sample_event(handler: Any, lambda_context: FakeContext, status: str,
+                                    outcome: type[Exception] | None) -> None:
     app = handler("poll_textract")
     event = load_event("poll_textract")
-    # GIVEN Textract reporting the sample job still running
-    with Stubber(app.textract) as stub:
-        stub.add_response("get_document_analysis", {"JobStatus": "IN_PROGRESS"},
-                          {"JobId": event["textract"]["jobId"], "MaxResults": 1})
-        # WHEN the handler polls
-        result = app.lambda_handler(event, lambda_context)
-        stub.assert_no_pending_responses()
-    # THEN the loop state moved on: one more poll, the wait done added, the next wait doubled
-    assert result == {**event["textract"], "pollCount": 2, "elapsedSeconds": 15, "waitSeconds": 20,
-                      "status": "IN_PROGRESS", "timedOut": False}
+    # GIVEN the sample job (its second poll: RetryCount 1), 20 s after its start, in `status`
+    previous = clock.use(lambda: event["textract"]["startedAt"] + 20)
+    try:
+        with Stubber(app.textract) as stub:
+            stub.add_response("get_document_analysis", {"JobStatus": status},
+                              {"JobId": event["textract"]["jobId"], "MaxResults": 1})
+            # WHEN the handler polls
+            if outcome is not None:
+                # THEN a running job raises the signal PollTextract's Retry waits on
+                with pytest.raises(outcome):
+                    app.lambda_handler(event, lambda_context)
+                return
+            result = app.lambda_handler(event, lambda_context)
+            stub.assert_no_pending_responses()
+    finally:
+        clock.use(previous)
+    # THEN a finished job's state comes back with the polls made and the seconds since its start
+    assert result == {**event["textract"], "status": "SUCCEEDED", "pollCount": 2, "elapsedSeconds": 20}
 
 
 def test_poll_textract_raises_the_typed_throttling_error(handler: Any, lambda_context: FakeContext,
@@ -374,18 +429,6 @@ def test_poll_textract_raises_the_typed_throttling_error(handler: Any, lambda_co
     # AND the throttle was counted (the TextractThrottles alarm's metric), flushed despite the error
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{\"_aws")]
     assert [doc.get("TextractThrottles") for doc in emitted if "TextractThrottles" in doc] in ([1.0], [[1.0]])
-
-
-def test_poll_textract_without_poll_max_seconds_fails_typed_before_calling_textract(
-        handler: Any, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeContext) -> None:
-    app = handler("poll_textract")
-    monkeypatch.delenv("POLL_MAX_SECONDS")
-    # GIVEN a Textract stub with no responses (any call would fail differently)
-    with Stubber(app.textract):
-        # WHEN the handler runs
-        # THEN MissingConfiguration is raised
-        with pytest.raises(errors.MissingConfiguration, match="POLL_MAX_SECONDS"):
-            app.lambda_handler(load_event("poll_textract"), lambda_context)
 
 
 # --- persist_result ---------------------------------------------------------------------------------------
@@ -447,3 +490,30 @@ def test_the_fallback_image_holds_every_module_its_handler_imports() -> None:
     relative = [str(PurePosixPath(Path(f).resolve().relative_to(ROOT.resolve()))) for f in files]
     assert relative and all(any(path == c or path.startswith(c.rstrip("/") + "/") for c in copied)
                             for path in relative), relative
+
+
+# --- reconcile_admission ----------------------------------------------------------------------------------
+
+
+def test_reconcile_admission_frees_the_slots_of_executions_that_are_gone(
+        handler: Any, resources: dict[str, str], lambda_context: FakeContext) -> None:
+    app = handler("reconcile_admission")
+    sfn = AWS.client("stepfunctions")
+    running = sfn.start_execution(stateMachineArn=resources["DocumentPipelineStateMachine"], name="doc-running")
+    assert sfn.describe_execution(executionArn=running["executionArn"])["status"] == "RUNNING"
+    # GIVEN slots held by a running execution, by one that never started (taken an hour ago), and one just taken
+    moment = [1_800_000_000.0 - 3600]
+    previous = clock.use(lambda: moment[0])
+    try:
+        admission.acquire(ddb(), TABLE, "doc-never-started", ceiling=10)
+        moment[0] = 1_800_000_000.0
+        admission.acquire(ddb(), TABLE, "doc-running", ceiling=10)
+        admission.acquire(ddb(), TABLE, "doc-starting", ceiling=10)
+        # WHEN the scheduled reconciler runs (its sample event)
+        result = app.lambda_handler(load_event("reconcile_admission"), lambda_context)
+    finally:
+        clock.use(previous)
+    # THEN only the slot of the execution that does not exist is freed, and the counter matches the leases
+    assert result["released"] == ["doc-never-started"]
+    assert (result["leases"], result["counterAfter"]) == (2, 2)
+    assert set(admission.holders(ddb(), TABLE)) == {"doc-running", "doc-starting"}

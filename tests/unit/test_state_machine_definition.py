@@ -68,10 +68,11 @@ def test_every_task_retries_and_catches_to_the_failure_path(name: str) -> None:
     state = STATES[name]
     # GIVEN a Task state
     retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
-    # THEN it retries with FULL jitter and a cap
+    # THEN it retries errors with FULL jitter and a cap (PollTextract's wait for a running job is not an error)
     assert state.get("Retry"), name
     for retrier in state["Retry"]:
-        assert retrier.get("JitterStrategy") == "FULL" and retrier.get("MaxDelaySeconds"), name
+        if retrier["ErrorEquals"] != ["TextractJobInProgress"]:
+            assert retrier.get("JitterStrategy") == "FULL" and retrier.get("MaxDelaySeconds"), name
     # AND Lambda tasks retry the Lambda service errors
     if state["Resource"] == "arn:aws:states:::lambda:invoke":
         assert LAMBDA_SERVICE_ERRORS <= retried, name
@@ -114,9 +115,58 @@ def test_substitutions_match_the_template() -> None:
             assert name[: -len("Arn")] in template["Resources"], name
 
 
-def test_wait_for_textract_reads_the_backoff_from_state() -> None:
+def poll_times(job_seconds: float) -> list[float]:
+    """When PollTextract calls Get* for a job lasting `job_seconds`: after WaitForTextract's first wait
+    (the template's PollInitialSeconds default), then after each TextractJobInProgress retry."""
+    first_wait = load_template(ROOT / "template.yaml")["Parameters"]["PollInitialSeconds"]["Default"]
+    retrier = STATES["PollTextract"]["Retry"][0]
+    times, t, interval = [], float(first_wait), float(retrier["IntervalSeconds"])
+    while True:
+        times.append(t)
+        if t >= job_seconds or len(times) > retrier["MaxAttempts"]:
+            return times
+        t += min(interval, retrier["MaxDelaySeconds"])
+        interval *= retrier["BackoffRate"]
+
+
+def test_an_async_job_is_awaited_by_one_wait_then_the_poll_retry() -> None:
+    # GIVEN the async path: StartTextractJob → WaitForTextract → PollTextract → NormalizeDocument
+    assert STATES["StartTextractJob"]["Next"] == "WaitForTextract"
     assert STATES["WaitForTextract"]["SecondsPath"] == "$.textract.waitSeconds"
     assert STATES["WaitForTextract"]["Next"] == "PollTextract"
-    assert STATES["PollTextract"]["Next"] == "TextractJobStatus"
-    statuses = {c.get("StringEquals") for c in STATES["TextractJobStatus"]["Choices"]}
-    assert {"SUCCEEDED", "PARTIAL_SUCCESS", "FAILED", "IN_PROGRESS"} <= statuses
+    assert STATES["PollTextract"]["Next"] == "NormalizeDocument"
+    # THEN a running job is retried by the first retrier, without jitter (a jittered poll may come early and be
+    # wasted), and the retry count reaches the function as the attempt number
+    retrier = STATES["PollTextract"]["Retry"][0]
+    assert retrier["ErrorEquals"] == ["TextractJobInProgress"] and "JitterStrategy" not in retrier
+    assert STATES["PollTextract"]["Parameters"]["Payload"]["attempt.$"] == "$$.State.RetryCount"
+    # AND a sync call needs no polling at all
+    assert STATES["StartTextract"]["Next"] == "NormalizeDocument"
+
+
+def test_polls_grow_with_the_logarithm_of_the_job_time() -> None:
+    # GIVEN jobs lasting 1, 10 and 60 minutes
+    counts = {minutes: len(poll_times(minutes * 60)) for minutes in (1, 10, 60)}
+    # THEN a 60-minute job costs at most 12 status calls, and ten times the duration adds only a few polls
+    assert counts[60] <= 12
+    assert counts[10] - counts[1] <= 4 and counts[60] - counts[10] <= 4
+    # AND a finished job is seen at most one (capped) interval late
+    assert poll_times(3600)[-1] - 3600 <= STATES["PollTextract"]["Retry"][0]["MaxDelaySeconds"]
+
+
+def test_the_poll_retries_outlast_the_longest_deadline_the_template_allows() -> None:
+    # GIVEN the largest PollDeadlineSeconds a deployment may set
+    longest = load_template(ROOT / "template.yaml")["Parameters"]["PollDeadlineSeconds"]["MaxValue"]
+    # THEN PollTextract reaches that deadline (and raises TextractTimedOut) before its retries run out
+    times = poll_times(float("inf"))
+    assert times[-1] >= longest
+
+
+def test_the_start_states_differ_only_in_where_they_go() -> None:
+    # GIVEN the sync and async start states
+    sync, job = STATES["StartTextract"], STATES["StartTextractJob"]
+    # THEN they call the same function with the same payload, retries and result shape
+    for key in ("Resource", "Parameters", "ResultSelector", "ResultPath", "Retry"):
+        assert sync[key] == job[key], key
+    assert [c["ErrorEquals"] for c in sync["Catch"]] == [c["ErrorEquals"] for c in job["Catch"]]
+

@@ -27,13 +27,22 @@ SERVICE = GLOBAL_ENV["POWERTOOLS_SERVICE_NAME"]
 KEY_ARN = {"Fn::GetAtt": ["DocumentsKey", "Arn"]}
 KEY_ALIAS = RESOURCES["DocumentsKeyAlias"]["Properties"]["AliasName"]
 PRINCIPALS = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
-# SAM policy templates the template may use: each is scoped to the one resource it names.
-SCOPED_POLICY_TEMPLATES = {"LambdaInvokePolicy", "StepFunctionsExecutionPolicy"}
-# Actions IAM cannot scope to a resource, the only ones allowed on Resource "*": Textract's (they
-# take no resource ARN) and the CloudWatch Logs vended-delivery calls Step Functions logging makes.
+STATE_MACHINE = "DocumentPipelineStateMachine"
+# The service that assumes each kind of principal's role.
+SERVICES = {"AWS::Serverless::Function": "lambda.amazonaws.com", "AWS::Serverless::StateMachine": "states.amazonaws.com"}
+# The only actions allowed on Resource "*", each because IAM cannot scope it to a resource:
+# - Textract's (any textract: action): they take no resource ARN;
+# - X-Ray's segment and telemetry writes: no resource-level permissions (every traced function and the state machine);
+XRAY_WRITE_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# - X-Ray's sampling reads, no resource-level permissions either: Step Functions applies the sampling rules itself
+#   (in a function the Lambda service samples, so the functions do not need them);
+XRAY_SAMPLING_ACTIONS = {"xray:GetSamplingRules", "xray:GetSamplingTargets"}
+# - the CloudWatch Logs vended-delivery calls Step Functions logging makes (state machine only).
 LOG_DELIVERY_ACTIONS = {"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
                         "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
                         "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"}
+# What an SQS event source mapping calls with the function's role (AWSLambdaSQSQueueExecutionRole, on one queue).
+SQS_POLL_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 WRITE_ACTIONS = {"s3:PutObject", "dynamodb:PutItem", "dynamodb:UpdateItem", "sqs:SendMessage"}
 CLOUDWATCH_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
                              2922, 3288, 3653}
@@ -77,31 +86,55 @@ def contains_key(value: Any, wanted: str) -> bool:
     return False
 
 
-def own_statements(logical_id: str) -> list[dict[str, Any]]:
-    """The inline statements of a function's or the state machine's Policies."""
-    return [s for p in RESOURCES[logical_id]["Properties"].get("Policies", [])
-            if isinstance(p, dict) and "Statement" in p for s in p["Statement"]]
+def role_of(principal: str) -> str:
+    """The logical id of the AWS::IAM::Role a function or the state machine runs as (`Role: !GetAtt <Role>.Arn`)."""
+    role = RESOURCES[principal]["Properties"].get("Role")
+    assert isinstance(role, dict) and list(role) == ["Fn::GetAtt"] and role["Fn::GetAtt"][1] == "Arn", principal
+    return role["Fn::GetAtt"][0]
+
+
+def inline_statements(role: str) -> list[dict[str, Any]]:
+    """The statements of a role's own inline Policies."""
+    return [s for p in RESOURCES[role]["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+
+
+def attached_statements(role: str) -> list[dict[str, Any]]:
+    """The statements of the AWS::IAM::Policy resources attached to a role."""
+    return [s for p in of_type("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
+            for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def own_statements(principal: str) -> list[dict[str, Any]]:
+    """Everything a function or the state machine may do: its role's inline and attached statements."""
+    role = role_of(principal)
+    return inline_statements(role) + attached_statements(role)
 
 
 def role_statements() -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every statement granted to a role: Policies of functions and the state machine, and AWS::IAM::Policy."""
-    for name in of_type(*PRINCIPALS):
-        for statement in own_statements(name):
+    """Every statement granted to a role: the roles' inline Policies and the AWS::IAM::Policy resources."""
+    for name in of_type("AWS::IAM::Role"):
+        for statement in inline_statements(name):
             yield name, statement
     for name, policy in of_type("AWS::IAM::Policy").items():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             yield name, statement
 
 
+def actions_on(statements: list[dict[str, Any]], resource: Any) -> set[str]:
+    """The actions Allowed on `resource` by statements that name it."""
+    return {a for s in statements if s["Effect"] == "Allow" and resource in as_list(s["Resource"])
+            for a in as_list(s["Action"])}
+
+
 def key_grants() -> dict[str, set[str]]:
     """KMS actions each function / the state machine gets, through the AWS::IAM::Policy resources."""
+    principals = {role_of(name): name for name in of_type(*PRINCIPALS)}
     grants: dict[str, set[str]] = {}
     for policy in of_type("AWS::IAM::Policy").values():
         actions = {a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in as_list(s["Action"])
                    if a.startswith("kms:")}
-        for role in policy["Properties"]["Roles"]:
-            principal = role["Ref"].removesuffix("Role")
-            grants.setdefault(principal, set()).update(actions)
+        for role in policy["Properties"]["Roles"] if actions else []:
+            grants.setdefault(principals[role["Ref"]], set()).update(actions)
     return grants
 
 
@@ -210,10 +243,6 @@ def test_every_role_that_touches_encrypted_data_may_use_the_key_and_only_that_ke
         expected = ({"kms:Decrypt"} if reads else set()) | ({"kms:GenerateDataKey"} if writes else set())
         # THEN each role gets Decrypt to read and GenerateDataKey to write, nothing more
         assert grants.get(name, set()) == expected, name
-    # AND the grants attach to the roles SAM generates (<LogicalId>Role: no function brings its own)
-    for principal in grants:
-        assert RESOURCES[principal]["Type"] in PRINCIPALS
-        assert "Role" not in RESOURCES[principal]["Properties"], principal
     # AND every KMS statement is on DocumentsKey alone
     for name, statement in role_statements():
         if any(a.startswith("kms:") for a in as_list(statement["Action"])):
@@ -258,19 +287,56 @@ def test_the_bucket_policy_denies_plain_http_and_wrong_encryption_but_not_defaul
 # --- least privilege --------------------------------------------------------------------------------------
 
 
-def test_every_policy_is_an_inline_statement_or_a_scoped_sam_template() -> None:
-    # GIVEN every Policies entry of the functions and the state machine
-    for name, resource in of_type(*PRINCIPALS).items():
-        for policy in resource["Properties"].get("Policies", []):
-            # THEN it is a Statement block or a SAM template scoped to one resource (no managed policy names)
-            assert isinstance(policy, dict), f"{name}: {policy}"
-            assert "Statement" in policy or set(policy) <= SCOPED_POLICY_TEMPLATES, f"{name}: {set(policy)}"
+def test_every_function_and_the_state_machine_run_as_a_role_of_their_own() -> None:
+    # GIVEN every function and the state machine
+    principals = of_type(*PRINCIPALS)
+    # WHEN the role each runs as is looked up
+    roles = {name: role_of(name) for name in principals}
+    # THEN it is an AWS::IAM::Role of the template named after it, used by nothing else, and the principal
+    # has no SAM Policies (with Policies SAM would generate a role of its own, with AWS managed policies)
+    for name, role in roles.items():
+        assert role == f"{name}Role", name
+        assert RESOURCES[role]["Type"] == "AWS::IAM::Role", name
+        assert "Policies" not in principals[name]["Properties"], name
+    assert len(set(roles.values())) == len(roles)
+    # AND every role in the template is one of theirs (no role that nothing runs as)
+    assert set(of_type("AWS::IAM::Role")) == set(roles.values())
+
+
+def test_no_role_has_an_aws_managed_policy() -> None:
+    # GIVEN every role and every policy resource
+    roles = of_type("AWS::IAM::Role")
+    assert roles
+    # THEN no role attaches a managed policy (the AWS managed ones SAM used are on Resource "*"), and
+    # the template defines no managed policy of its own: every grant is a statement this file checks
+    for name, role in roles.items():
+        assert "ManagedPolicyArns" not in role["Properties"], name
+        assert "PermissionsBoundary" not in role["Properties"], name
+    assert not of_type("AWS::IAM::ManagedPolicy")
+
+
+def test_each_role_may_be_assumed_only_by_its_service() -> None:
+    # GIVEN the service each role's principal runs in
+    for name, principal in of_type(*PRINCIPALS).items():
+        service = SERVICES[principal["Type"]]
+        # WHEN its role's trust policy is read
+        trust = RESOURCES[role_of(name)]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        # THEN one statement lets that service, and only it, assume the role
+        assert len(trust) == 1, name
+        statement = trust[0]
+        assert statement["Effect"] == "Allow" and statement["Action"] == "sts:AssumeRole", name
+        assert statement["Principal"] == {"Service": service}, name
+    # AND Step Functions may assume it only for this account's state machines (confused-deputy guard)
+    trust = RESOURCES[role_of(STATE_MACHINE)]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
 
 
 def test_no_statement_grants_a_wildcard_action() -> None:
     # GIVEN every statement granted to a role
     for name, statement in role_statements():
-        # THEN each action is named in full (no s3:*, dynamodb:*, *)
+        # THEN it allows, and names each action in full (no s3:*, dynamodb:*, *, no NotAction/NotResource)
+        assert statement["Effect"] == "Allow", name
+        assert not {"NotAction", "NotResource"} & set(statement), name
         for action in as_list(statement["Action"]):
             assert "*" not in action, f"{name}: {action}"
     # AND the key policy's only wildcard is the account's own administration of the key
@@ -280,17 +346,80 @@ def test_no_statement_grants_a_wildcard_action() -> None:
 
 
 def test_only_actions_without_resource_level_permissions_get_a_star_resource() -> None:
-    # GIVEN every Allow statement on Resource "*"
+    # GIVEN every statement on Resource "*"
+    state_machine_role = role_of(STATE_MACHINE)
     for name, statement in role_statements():
         resources = as_list(statement["Resource"])
-        if statement["Effect"] != "Allow" or "*" not in resources:
+        if "*" not in resources:
             continue
         actions = set(as_list(statement["Action"]))
-        # THEN its actions are Textract's, or the log-delivery calls of the state machine's logging
+        # THEN "*" is its only resource, and its actions are all on the allow-list: Textract's, X-Ray's
+        # writes, and, for the state machine alone, X-Ray's sampling reads and the log-delivery calls
         assert resources == ["*"], name
-        if all(a.startswith("textract:") for a in actions):
+        if all(a.startswith("textract:") for a in actions) or actions <= XRAY_WRITE_ACTIONS:
             continue
-        assert name == "DocumentPipelineStateMachine" and actions <= LOG_DELIVERY_ACTIONS, f"{name}: {actions}"
+        allowed = XRAY_WRITE_ACTIONS | XRAY_SAMPLING_ACTIONS | LOG_DELIVERY_ACTIONS
+        assert name == state_machine_role and actions <= allowed, f"{name}: {actions}"
+
+
+def test_each_function_writes_its_own_log_group_and_no_other() -> None:
+    # GIVEN each function's log group, by the name Lambda writes to
+    groups = {json.dumps(g["Properties"]["LogGroupName"]): name for name, g in of_type("AWS::Logs::LogGroup").items()}
+    for name in of_type("AWS::Serverless::Function"):
+        group = groups[json.dumps({"Fn::Sub": f"/aws/lambda/${{{name}}}"})]
+        # WHEN the logs: statements its role gets are picked out
+        logs = [s for s in own_statements(name) if any(a.startswith("logs:") for a in as_list(s["Action"]))]
+        # THEN it may create streams and put events in that group only (the stack creates the group:
+        # no logs:CreateLogGroup, which would let Lambda recreate it without retention)
+        assert len(logs) == 1, name
+        assert set(as_list(logs[0]["Action"])) == {"logs:CreateLogStream", "logs:PutLogEvents"}, name
+        assert logs[0]["Resource"] == {"Fn::GetAtt": [group, "Arn"]}, name
+
+
+def test_every_traced_role_may_write_to_x_ray() -> None:
+    # GIVEN that the functions (Globals) and the state machine trace actively
+    assert TEMPLATE["Globals"]["Function"]["Tracing"] == "Active"
+    assert RESOURCES[STATE_MACHINE]["Properties"]["Tracing"] == {"Enabled": True}
+    # WHEN each role's X-Ray actions are gathered
+    for name in of_type(*PRINCIPALS):
+        xray = {a for s in own_statements(name) for a in as_list(s["Action"]) if a.startswith("xray:")}
+        # THEN every one may send segments and telemetry; the state machine also reads sampling rules
+        expected = XRAY_WRITE_ACTIONS | (XRAY_SAMPLING_ACTIONS if name == STATE_MACHINE else set())
+        assert xray == expected, name
+
+
+def test_what_a_service_checks_at_creation_is_in_the_role_itself() -> None:
+    # GIVEN the grants Lambda and Step Functions check when CloudFormation creates a resource (they cannot
+    # come from a separate AWS::IAM::Policy, which CloudFormation may attach only afterwards)
+    for name, function in of_type("AWS::Serverless::Function").items():
+        props = function["Properties"]
+        inline = inline_statements(role_of(name))
+        queues = [e["Properties"]["Queue"] for e in (props.get("Events") or {}).values() if e["Type"] == "SQS"]
+        # THEN an SQS event source's mapping may poll its queue, and only that queue
+        for queue in queues:
+            assert actions_on(inline, queue) >= SQS_POLL_ACTIONS, name
+        for statement in own_statements(name):
+            if set(as_list(statement["Action"])) & SQS_POLL_ACTIONS:
+                assert all(r in queues for r in as_list(statement["Resource"])), name
+        # AND a DeadLetterQueue can be sent to
+        if "DeadLetterQueue" in props:
+            assert "sqs:SendMessage" in actions_on(inline, props["DeadLetterQueue"]["TargetArn"]), name
+    # AND the state machine's logging may set up its log delivery
+    assert RESOURCES[STATE_MACHINE]["Properties"]["Logging"]["Level"] != "OFF"
+    assert actions_on(inline_statements(role_of(STATE_MACHINE)), "*") >= LOG_DELIVERY_ACTIONS
+
+
+def test_the_state_machine_may_invoke_exactly_the_functions_its_definition_names() -> None:
+    # GIVEN the functions the definition's substitutions name
+    substitutions = RESOURCES[STATE_MACHINE]["Properties"]["DefinitionSubstitutions"]
+    named = [v for v in substitutions.values()
+             if isinstance(v, dict) and "Fn::GetAtt" in v and RESOURCES[v["Fn::GetAtt"][0]]["Type"] in PRINCIPALS]
+    # WHEN the functions its role may invoke are gathered
+    invoke = [s for s in own_statements(STATE_MACHINE) if "lambda:InvokeFunction" in as_list(s["Action"])]
+    invocable = [r for s in invoke for r in as_list(s["Resource"])]
+    # THEN they are the same functions, by ARN (no other function, no name pattern)
+    assert named and sorted(map(json.dumps, invocable)) == sorted(map(json.dumps, named))
+    assert all(v["Fn::GetAtt"][1] == "Arn" for v in named)
 
 
 # --- retention --------------------------------------------------------------------------------------------
@@ -496,11 +625,11 @@ def test_every_checkov_suppression_gives_its_reason() -> None:
 def test_the_twin_builds_every_resource_it_does_not_skip_without_conditions_or_skipped_references() -> None:
     # GIVEN the resources the local twin builds (all but SKIPPED_TYPES; it evaluates no conditions)
     built = {n: r for n, r in RESOURCES.items() if r["Type"] not in SKIPPED_TYPES}
-    # (a layer is the exception: the twin registers its ARN without building it)
+    # (a layer and a role are the exceptions: the twin registers their ARNs without building them)
     skipped = {n for n, r in RESOURCES.items()
-               if r["Type"] in SKIPPED_TYPES and r["Type"] != "AWS::Serverless::LayerVersion"}
+               if r["Type"] in SKIPPED_TYPES and r["Type"] not in ("AWS::Serverless::LayerVersion", "AWS::IAM::Role")}
     # THEN none is conditional or uses Fn::If, and none refers to a resource the twin skips (the reason
-    # the bucket, table and queues name the key by alias and the KMS grants live in AWS::IAM::Policy)
+    # the bucket, table and queues name the key by alias)
     for name, resource in built.items():
         assert "Condition" not in resource, name
         assert not contains_key(resource.get("Properties"), "Fn::If"), name

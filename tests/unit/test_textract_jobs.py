@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from docpipe import errors
+from docpipe import clock, errors
 from docpipe.contracts import TextractPlan, TextractState
 from docpipe.textract import jobs
 from tests.conftest import REGION
@@ -55,10 +56,19 @@ def start(textract: Any, s3: Any, plan: TextractPlan, *, execution: str = "doc-e
 
 
 def loop_state(**overrides: Any) -> Any:
-    """The Wait/Poll loop state of an async AnalyzeDocument job, as StartTextract returns it."""
+    """The state of an async AnalyzeDocument job, as StartTextract returns it (started at t=1000)."""
     return {"api": "AnalyzeDocument", "mode": "async", "jobId": JOB_ID, "status": "IN_PROGRESS", "statusMessage": "",
             "rawPrefix": f"results/{DOC_ID}/textract/{JOB_ID}/", "pollCount": 0, "waitSeconds": 5,
-            "elapsedSeconds": 0, "deadlineSeconds": 600, "timedOut": False, **overrides}
+            "startedAt": 1000.0, "elapsedSeconds": 0, "deadlineSeconds": 600, **overrides}
+
+
+@pytest.fixture
+def at() -> Iterator[Callable[[float], None]]:
+    """Set docpipe's clock to a fixed moment (epoch seconds) for the test."""
+    moment = [0.0]
+    previous = clock.use(lambda: moment[0])
+    yield lambda t: moment.__setitem__(0, t)
+    clock.use(previous)
 
 
 def read_json(s3: Any, key: str) -> Any:
@@ -98,7 +108,8 @@ def test_sync_analyze_id_sends_document_pages(textract: tuple[Any, Stubber], s3:
     assert read_json(s3, f"results/{DOC_ID}/textract/sync/1")["IdentityDocuments"] == []
 
 
-def test_async_start_sends_token_tag_output_config_and_queries(textract: tuple[Any, Stubber], s3: Any) -> None:
+def test_async_start_sends_token_tag_output_config_and_queries(textract: tuple[Any, Stubber], s3: Any,
+                                                              at: Callable[[float], None]) -> None:
     client, stub = textract
     # GIVEN an async insurance plan
     expected = {
@@ -110,9 +121,10 @@ def test_async_start_sends_token_tag_output_config_and_queries(textract: tuple[A
         "QueriesConfig": {"Queries": [{"Text": "What is the policy number?", "Alias": "policy_number"}]},
     }
     stub.add_response("start_document_analysis", {"JobId": JOB_ID}, expected)
-    # WHEN the job starts
+    at(1000)
+    # WHEN the job starts at t=1000
     state = start(client, s3, INSURANCE_ASYNC)
-    # THEN the loop state points at the job's output folder (<S3Prefix>/<JobId>/) and starts the backoff
+    # THEN the state points at the job's output folder (<S3Prefix>/<JobId>/), with the first wait and the start time
     assert state == loop_state()
 
 
@@ -156,71 +168,67 @@ def test_async_start_without_queries_sends_no_queries_config(textract: tuple[Any
 # --- poll -------------------------------------------------------------------------------------------------
 
 
-def test_poll_asks_for_status_only_and_backs_off_up_to_the_cap(textract: tuple[Any, Stubber]) -> None:
+def test_poll_asks_for_status_only_and_returns_the_finished_job(
+        textract: tuple[Any, Stubber], at: Callable[[float], None]) -> None:
     client, stub = textract
-    # GIVEN a job still running for six polls, then succeeding
-    for _ in range(6):
-        stub.add_response("get_document_analysis", {"JobStatus": "IN_PROGRESS"}, {"JobId": JOB_ID, "MaxResults": 1})
+    # GIVEN a job started at t=1000 that Textract reports SUCCEEDED at t=1075 (status only: MaxResults=1)
     stub.add_response("get_document_analysis", {"JobStatus": "SUCCEEDED"}, {"JobId": JOB_ID, "MaxResults": 1})
-    state = loop_state(waitSeconds=5, deadlineSeconds=10_000)
-    waits, elapsed = [], []
-    # WHEN it is polled until done
-    while state["status"] == "IN_PROGRESS":
-        state = jobs.poll(client, state, poll_max_seconds=60)
-        waits.append(state["waitSeconds"])
-        elapsed.append(state["elapsedSeconds"])
-    # THEN the wait doubles up to the cap, elapsed sums the waits done, and the count goes up by one each time
-    assert waits == [10, 20, 40, 60, 60, 60, 60]
-    assert elapsed == [5, 15, 35, 75, 135, 195, 255]
-    assert state["pollCount"] == 7
-    assert state["status"] == "SUCCEEDED" and state["timedOut"] is False
+    at(1075.4)
+    # WHEN it is polled on the state's fourth attempt (three retries so far)
+    state = jobs.poll(client, loop_state(), attempt=3)
+    # THEN the finished state counts four polls and the seconds since the start
+    assert (state["status"], state["pollCount"], state["elapsedSeconds"]) == ("SUCCEEDED", 4, 75)
+    assert state["startedAt"] == 1000.0 and state["waitSeconds"] == 5
 
 
-def test_next_wait_never_drops_below_one_second() -> None:
-    # GIVEN tiny or zero previous waits
-    # WHEN the next wait is computed
-    # THEN it is at least one second and never above the cap
-    assert jobs.next_wait(0, 300) == 1
-    assert jobs.next_wait(1, 300) == 2
-    assert jobs.next_wait(200, 300) == 300
-
-
-@pytest.mark.parametrize(
-    ("status", "elapsed_before", "wait", "timed_out"),
-    [
-        ("IN_PROGRESS", 580, 10, False),   # 590 < 600
-        ("IN_PROGRESS", 590, 10, True),    # reaches the deadline
-        ("IN_PROGRESS", 700, 10, True),    # well past it
-        ("SUCCEEDED", 700, 10, False),     # done, however late
-        ("FAILED", 700, 10, False),
-        ("PARTIAL_SUCCESS", 700, 10, False),
-    ],
-)
-def test_poll_times_out_only_while_in_progress_past_the_deadline(
-        textract: tuple[Any, Stubber], status: str, elapsed_before: int, wait: int, timed_out: bool) -> None:
+def test_a_running_job_raises_the_retry_signal_until_the_deadline(
+        textract: tuple[Any, Stubber], at: Callable[[float], None]) -> None:
     client, stub = textract
-    # GIVEN a job in `status` after `elapsed_before` + `wait` seconds, deadline 600
-    stub.add_response("get_document_analysis", {"JobStatus": status, "StatusMessage": "msg"})
-    # WHEN it is polled
-    state = jobs.poll(client, loop_state(elapsedSeconds=elapsed_before, waitSeconds=wait), poll_max_seconds=300)
-    # THEN timedOut is set only for a job still running at the deadline
-    assert state["timedOut"] is timed_out
-    assert state["status"] == status
-    assert state["elapsedSeconds"] == elapsed_before + wait
+    # GIVEN a job that stays IN_PROGRESS, deadline 600 s after its start at t=1000
+    for _ in range(2):
+        stub.add_response("get_document_analysis", {"JobStatus": "IN_PROGRESS"}, {"JobId": JOB_ID, "MaxResults": 1})
+    # WHEN it is polled before the deadline THEN PollTextract's Retry is asked to poll again
+    at(1599)
+    with pytest.raises(errors.TextractJobInProgress, match="599 s"):
+        jobs.poll(client, loop_state(), attempt=8)
+    # WHEN it is polled at the deadline THEN the document fails with the typed timeout, not retried
+    at(1600)
+    with pytest.raises(errors.TextractTimedOut) as caught:
+        jobs.poll(client, loop_state(), attempt=9)
+    assert not caught.value.retryable and caught.value.details == {"elapsed_seconds": 600, "polls": 10}
 
 
-def test_poll_uses_the_get_api_matching_the_start_api(textract: tuple[Any, Stubber]) -> None:
+@pytest.mark.parametrize(("status", "message", "expected"), [
+    ("FAILED", "Request has unsupported document format", "Request has unsupported document format"),
+    ("FAILED", "", errors.TextractJobFailed.default_message),
+    ("EXPIRED", "", "Textract reported a job status docpipe does not know (EXPIRED)."),
+])
+def test_a_failed_or_unknown_job_status_raises_job_failed(
+        textract: tuple[Any, Stubber], at: Callable[[float], None], status: str, message: str, expected: str) -> None:
+    client, stub = textract
+    # GIVEN a job Textract reports `status`
+    stub.add_response("get_document_analysis", {"JobStatus": status, "StatusMessage": message})
+    at(1010)
+    # WHEN it is polled THEN TextractJobFailed carries Textract's message (or docpipe's own)
+    with pytest.raises(errors.TextractJobFailed) as caught:
+        jobs.poll(client, loop_state())
+    assert caught.value.message == expected
+
+
+def test_poll_uses_the_get_api_matching_the_start_api(
+        textract: tuple[Any, Stubber], at: Callable[[float], None]) -> None:
     client, stub = textract
     # GIVEN expense and text-detection jobs
-    stub.add_response("get_expense_analysis", {"JobStatus": "FAILED", "StatusMessage": "bad"},
+    stub.add_response("get_expense_analysis", {"JobStatus": "PARTIAL_SUCCESS", "StatusMessage": "page 3 unreadable"},
                       {"JobId": JOB_ID, "MaxResults": 1})
-    stub.add_response("get_document_text_detection", {"JobStatus": "IN_PROGRESS"}, {"JobId": JOB_ID, "MaxResults": 1})
+    stub.add_response("get_document_text_detection", {"JobStatus": "SUCCEEDED"}, {"JobId": JOB_ID, "MaxResults": 1})
+    at(1010)
     # WHEN each is polled
-    expense = jobs.poll(client, loop_state(api="AnalyzeExpense"), poll_max_seconds=300)
-    text = jobs.poll(client, loop_state(api="DetectDocumentText"), poll_max_seconds=300)
+    expense = jobs.poll(client, loop_state(api="AnalyzeExpense"))
+    text = jobs.poll(client, loop_state(api="DetectDocumentText"))
     # THEN the matching Get* API answered, and the status message is carried
-    assert (expense["status"], expense["statusMessage"]) == ("FAILED", "bad")
-    assert text["status"] == "IN_PROGRESS"
+    assert (expense["status"], expense["statusMessage"]) == ("PARTIAL_SUCCESS", "page 3 unreadable")
+    assert text["status"] == "SUCCEEDED"
 
 
 # --- ClientError taxonomy ---------------------------------------------------------------------------------
@@ -253,7 +261,7 @@ def test_client_errors_map_to_the_docpipe_taxonomy(
     # WHEN each call is made
     # THEN exactly the mapped docpipe class is raised (the ASL's ErrorEquals matches the class name)
     raised = []
-    for call in (lambda: start(client, s3, FORMS_ASYNC), lambda: jobs.poll(client, loop_state(), poll_max_seconds=60),
+    for call in (lambda: start(client, s3, FORMS_ASYNC), lambda: jobs.poll(client, loop_state()),
                  lambda: start(client, s3, EXPENSE_SYNC)):
         with pytest.raises(errors.DocpipeError) as caught:
             call()

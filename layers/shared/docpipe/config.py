@@ -73,10 +73,6 @@ def poll_initial_seconds() -> int:
     return _int("POLL_INITIAL_SECONDS")
 
 
-def poll_max_seconds() -> int:
-    return _int("POLL_MAX_SECONDS")
-
-
 def poll_deadline_seconds() -> int:
     return _int("POLL_DEADLINE_SECONDS")
 
@@ -111,3 +107,17 @@ def metrics_namespace() -> str:
 def documents_key() -> str:
     """The KMS key (id, ARN or alias) that encrypts docpipe's data, Textract's async output included."""
     return _require("DOCUMENTS_KEY")
+
+
+def admission_ceiling() -> int:
+    """How many documents may hold a Textract slot at once (the account's concurrent async-job quota)."""
+    return _int("ADMISSION_CEILING")
+
+
+def admission_wait_seconds() -> int:
+    """How long an upload waits in the intake queue before asking for a slot again."""
+    return _int("ADMISSION_WAIT_SECONDS")
+
+
+def intake_queue_url() -> str:
+    return _require("INTAKE_QUEUE_URL")

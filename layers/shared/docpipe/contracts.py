@@ -57,7 +57,9 @@ class Classification(TypedDict):
 
 
 class TextractState(TypedDict):
-    """The Wait ⇄ Poll loop's state; rawPrefix is where the raw result pages land in S3.
+    """An async job's progress (WaitForTextract, then PollTextract's retries); rawPrefix is where the
+    raw result pages land in S3. `startedAt` is when Start* returned (epoch seconds): the deadline
+    counts from it. `waitSeconds` is the first wait only; later polls are spaced by the Retry.
 
     `method` is "fallback" when the local OCR engine read the document instead of Textract.
     """
@@ -70,9 +72,9 @@ class TextractState(TypedDict):
     rawPrefix: str
     pollCount: int
     waitSeconds: int
+    startedAt: float
     elapsedSeconds: int
     deadlineSeconds: int
-    timedOut: bool
     method: NotRequired[str]
 
 

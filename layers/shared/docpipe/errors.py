@@ -93,6 +93,14 @@ class TextractJobFailed(DocumentError):
     default_message = "The Textract job for this document ended FAILED."
 
 
+class TextractJobInProgress(DocpipeError):
+    """Not a failure: PollTextract's signal that the job is still running, so its Retry polls again."""
+
+    code = "TEXTRACT_JOB_IN_PROGRESS"
+    default_message = "The Textract job is still running."
+    retryable = True
+
+
 class TextractTimedOut(DocumentError):
     code = "TEXTRACT_TIMEOUT"
     default_message = "The Textract job did not finish before the polling deadline."
@@ -134,6 +142,22 @@ class StorageThrottled(RetryableServiceError):
 class CircuitOpen(DocpipeError):
     code = "CIRCUIT_OPEN"
     default_message = "Textract is unavailable (circuit breaker open) and the wait budget ran out."
+    retryable = True
+
+
+class TextractCapacityFull(DocpipeError):
+    """Every Textract slot (admission control) is taken: StartTextract's Retry asks again later."""
+
+    code = "TEXTRACT_CAPACITY_FULL"
+    default_message = "Every Textract slot is taken; this document waits for one."
+    retryable = True
+
+
+class AdmissionWaitExceeded(DocpipeError):
+    """An upload waited in the intake queue for a Textract slot for longer than docpipe allows."""
+
+    code = "ADMISSION_WAIT_EXCEEDED"
+    default_message = "The upload waited too long for a Textract slot; slots may be held by executions that ended."
     retryable = True
 
 

@@ -21,7 +21,7 @@ from docpipe_local.engine.service import LocalTextract
 def analyze(s3: Any, *, plan: TextractPlan, bucket: str, key: str, version_id: str | None, document_id: str,
             execution_name: str, results_bucket: str, results_prefix: str) -> TextractState:
     """Read the document with the local engine under `plan`; returns a finished TextractState
-    (status SUCCEEDED or FAILED) flagged `method: fallback`."""
+    flagged `method: fallback` (a FAILED job raises TextractJobFailed, as PollTextract does)."""
     # Jobs finish the moment they start: the work is done in Start*, and nobody waits here.
     engine = LocalTextract(s3_client_factory=lambda: s3, job_seconds=lambda pages: 0.0)
     # A client of its own session: one made from the default session would carry whatever else
@@ -32,6 +32,6 @@ def analyze(s3: Any, *, plan: TextractPlan, bucket: str, key: str, version_id: s
                        document_id=document_id, execution_name=execution_name, results_bucket=results_bucket,
                        results_prefix=results_prefix, poll_initial_seconds=1, poll_deadline_seconds=60)
     if state["status"] == "IN_PROGRESS":
-        state = jobs.poll(textract, state, poll_max_seconds=1)
+        state = jobs.poll(textract, state)
     state["method"] = "fallback"
     return state

@@ -26,6 +26,7 @@ from docpipe_local.twin.runtime import FunctionRuntime, FunctionSpec
 from docpipe_local.twin.template import Resolver, UnresolvableReference, load_template
 
 ACCOUNT_ID = "123456789012"
+LOG = logging.getLogger(__name__)
 # Settings of the twin's own process, never of the template: fake credentials moto accepts, X-Ray
 # off (there is no daemon here) and EMF metrics on (the runtime collects them from stdout).
 TWIN_ENVIRONMENT = {
@@ -36,8 +37,8 @@ TWIN_ENVIRONMENT = {
     "POWERTOOLS_METRICS_DISABLED": "false",
 }
 SKIPPED_TYPES = {"AWS::Serverless::LayerVersion", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy",
-                 "AWS::KMS::Key", "AWS::KMS::Alias", "AWS::IAM::Policy", "AWS::CloudWatch::Alarm",
-                 "AWS::CloudWatch::Dashboard"}
+                 "AWS::KMS::Key", "AWS::KMS::Alias", "AWS::IAM::Role", "AWS::IAM::Policy",
+                 "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard"}
 
 
 class TwinError(RuntimeError):
@@ -86,6 +87,7 @@ class LocalTwin:
         faults: FaultPlan | None = None,
         replay_dir: Path | None = None,
         results_per_object: int = 1000,
+        job_seconds: Callable[[int], float] | None = None,
     ) -> None:
         self.root = root
         self.region = region
@@ -98,6 +100,9 @@ class LocalTwin:
         self.faults = faults or FaultPlan()
         self._replay_dir = replay_dir
         self._results_per_object = results_per_object
+        self._job_seconds = job_seconds
+        # EventBridge rules on execution status changes, with the function each one invokes.
+        self._status_rules: list[tuple[dict[str, Any], str]] = []
         self._stack = ExitStack()
         self.engine: LocalTextract | None = None
         self.state_machine_arn = ""
@@ -144,7 +149,7 @@ class LocalTwin:
         patches.apply(self._stack, dispatch=self.runtime.invoke, on_wait=self.clock.wait,
                       on_retry_sleep=self.clock.retry_sleep, clock=self.clock.now,
                       on_wait_until=self.clock.wait_until,
-                      on_execution=(self.clock.execution_started, self.clock.execution_ended))
+                      on_execution=(self.clock.execution_started, self._execution_ended))
         self._stack.callback(docpipe_clock.use, docpipe_clock.use(self.clock.now))
         boto3.setup_default_session(region_name=self.region)
         self._stack.callback(setattr, boto3, "DEFAULT_SESSION", None)
@@ -152,6 +157,7 @@ class LocalTwin:
         self.engine = LocalTextract(
             s3_client_factory=lambda: boto3.client("s3", region_name=self.region), clock=self.clock.now,
             results_per_object=self._results_per_object, replay_dir=self._replay_dir, faults=self.faults,
+            **({"job_seconds": self._job_seconds} if self._job_seconds else {}),
         )
         self.engine.install(boto3.DEFAULT_SESSION)
         self._stack.callback(self.engine.uninstall)
@@ -186,6 +192,9 @@ class LocalTwin:
                 # Layer code runs from the repository (it is on the twin's path); a function's
                 # Layers list only needs the layer's ARN to resolve.
                 self._set(logical_id, f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:layer:{logical_id}:1")
+            elif resource["Type"] == "AWS::IAM::Role":
+                # The twin enforces no IAM: a function's or the state machine's Role names the twin's one role.
+                self._set(logical_id, self._role_arn.rsplit("/", 1)[-1], Arn=self._role_arn)
         while pending:
             progressed = False
             for logical_id in list(pending):
@@ -305,6 +314,29 @@ class LocalTwin:
             timeout_s=int(props.get("Timeout") or globals_fn.get("Timeout", 3)),
         ))
         self._set(logical_id, name, Arn=arn)
+        for event in (props.get("Events") or {}).values():
+            if event.get("Type") == "EventBridgeRule":
+                self._status_rules.append((event["Properties"]["Pattern"], name))
+
+    def _execution_ended(self, execution_arn: str) -> None:
+        """Step Functions' status-change event, which moto does not emit: delivered to the functions
+        whose rule matches it before the execution counts as ended, so that once `wait` returns the
+        ExecutionEnded function has run."""
+        try:
+            sfn = boto3.client("stepfunctions")
+            described = sfn.describe_execution(executionArn=execution_arn)
+            event = {"version": "0", "source": "aws.states", "detail-type": "Step Functions Execution Status Change",
+                     "account": ACCOUNT_ID, "region": self.region, "resources": [execution_arn],
+                     "detail": {"executionArn": execution_arn, "stateMachineArn": described["stateMachineArn"],
+                                "name": described["name"], "status": described["status"]}}
+            for pattern, function in self._status_rules:
+                if _matches(pattern, event):
+                    # Asynchronous on AWS: a failure goes to the function's DLQ, never to the execution.
+                    response = boto3.client("lambda").invoke(FunctionName=function, Payload=json.dumps(event).encode())
+                    if response.get("FunctionError"):
+                        LOG.warning("%s failed on a status-change event: %s", function, response["Payload"].read())
+        finally:
+            self.clock.execution_ended(execution_arn)
 
     def _state_machine(self, logical_id: str, props: dict[str, Any], _: dict[str, Any]) -> None:
         definition = (self.root / props["DefinitionUri"]).read_text(encoding="utf-8")
@@ -350,12 +382,15 @@ class LocalTwin:
         queue_arn = self.resources.attributes[("IntakeQueue", "Arn")]
         delivered = 0
         while True:
-            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                           AttributeNames=["All"]).get("Messages", [])
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                                           MessageAttributeNames=["All"]).get("Messages", [])
             if not messages:
                 return delivered
             records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                        "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                        "attributes": m.get("Attributes", {}), "md5OfBody": m["MD5OfBody"],
+                        "messageAttributes": {name: {"stringValue": a.get("StringValue"), "dataType": a["DataType"],
+                                                     "stringListValues": [], "binaryListValues": []}
+                                              for name, a in m.get("MessageAttributes", {}).items()},
                         "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": self.region}
                        for m in messages]
             response = lam.invoke(FunctionName=self.resources.ref("StarterFunction"),
@@ -387,23 +422,30 @@ class LocalTwin:
         total = len(remaining)
         ended: dict[str, dict[str, Any]] = {}
         deadline = time.monotonic() + timeout_s
+        next_pump = 0.0
         while remaining:
             # The clock knows which executions run (it is told when each starts and ends): only the
             # others are described. With hundreds in flight, asking moto about every execution each
             # round would take the interpreter's time from the executions themselves.
             running = self.clock.running()
+            unstarted = False
             for uid, upload in list(remaining.items()):
                 if upload.execution_arn in running:
                     continue
                 try:
                     described = sfn.describe_execution(executionArn=upload.execution_arn)
                 except sfn.exceptions.ExecutionDoesNotExist:
+                    unstarted = True
                     continue
                 if described["status"] != "RUNNING":
                     ended[uid] = described
                     del remaining[uid]
                     if on_done:
                         on_done(len(ended), total)
+            if unstarted and time.monotonic() >= next_pump:
+                # Uploads waiting in the intake queue for a Textract slot come back there: deliver them.
+                self.pump_intake()
+                next_pump = time.monotonic() + 0.5
             if remaining and time.monotonic() > deadline:
                 raise TwinError(f"{len(remaining)} execution(s) still running after {timeout_s:.0f} s")
             if remaining:
@@ -448,6 +490,18 @@ class LocalTwin:
                                                                   Prefix=prefix):
             keys.extend(o["Key"] for o in page.get("Contents", []))
         return keys
+
+
+def _matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """EventBridge matching for the patterns docpipe uses: nested objects and lists of exact values."""
+    for key, expected in pattern.items():
+        value = event.get(key)
+        if isinstance(expected, dict):
+            if not isinstance(value, dict) or not _matches(expected, value):
+                return False
+        elif value not in expected:
+            return False
+    return True
 
 
 def _serialise_client_creation(session: boto3.Session) -> None:
